@@ -1,0 +1,18 @@
+#!/bin/sh
+# build-base.sh DEST SUITE MIRROR PACKAGES PROXY
+# Debootstraps a minbase root into DEST.partial, prepares it to be copied into many
+# nodes (no host keys, no machine id, networkd enabled, apt caches empty), then moves
+# it to DEST in one rename, so DEST either is complete or does not exist.
+set -eu
+dest=$1 suite=$2 mirror=$3 packages=$4 proxy=$5
+partial="$dest.partial"
+rm -rf "$partial"
+http_proxy="$proxy" debootstrap --variant=minbase --include="$packages" "$suite" "$partial" "$mirror"
+systemctl --root="$partial" enable systemd-networkd.service systemd-networkd.socket >/dev/null 2>&1
+# networkd-wait-online would hold boot for 2 minutes on the unnumbered provider port.
+systemctl --root="$partial" mask systemd-networkd-wait-online.service >/dev/null 2>&1
+rm -f "$partial"/etc/ssh/ssh_host_*
+: > "$partial/etc/machine-id"
+rm -f "$partial/var/lib/dbus/machine-id"
+rm -rf "$partial"/var/cache/apt/archives/*.deb "$partial"/var/lib/apt/lists/*_Packages
+mv "$partial" "$dest"
