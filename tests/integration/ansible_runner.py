@@ -62,7 +62,6 @@ def run_playbook(playbook, inventory=None, check=False, diff=False, extra_vars=N
     run_env = dict(os.environ)
     run_env.update({
         "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
-        "ANSIBLE_CALLBACKS_ENABLED": "",
         "ANSIBLE_JSON_INDENT": "0",
         "PATH": VENV_BIN + os.pathsep + run_env.get("PATH", ""),
     })
@@ -70,8 +69,23 @@ def run_playbook(playbook, inventory=None, check=False, diff=False, extra_vars=N
         run_env.update(env)
     proc = subprocess.run(cmd, cwd=REPO, env=run_env, capture_output=True, text=True,
                           timeout=timeout)
-    try:
-        data = json.loads(proc.stdout)
-    except ValueError:
-        data = None
-    return PlaybookRun(proc, data)
+    return PlaybookRun(proc, parse_json_output(proc.stdout))
+
+
+def parse_json_output(stdout):
+    """The json callback's document, found among whatever the aggregate callbacks
+    (timing, run summary) print around it; None if there is none."""
+    decoder = json.JSONDecoder()
+    start = 0
+    while True:
+        pos = stdout.find("{", start)
+        if pos < 0:
+            return None
+        if pos == 0 or stdout[pos - 1] == "\n":
+            try:
+                data, _ = decoder.raw_decode(stdout, pos)
+            except ValueError:
+                data = None
+            if isinstance(data, dict) and "plays" in data:
+                return data
+        start = pos + 1

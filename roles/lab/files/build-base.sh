@@ -14,5 +14,9 @@ systemctl --root="$partial" mask systemd-networkd-wait-online.service >/dev/null
 rm -f "$partial"/etc/ssh/ssh_host_*
 : > "$partial/etc/machine-id"
 rm -f "$partial/var/lib/dbus/machine-id"
-rm -rf "$partial"/var/cache/apt/archives/*.deb "$partial"/var/lib/apt/lists/*_Packages
+# Nodes start with no package lists, marked old, so the first apt task of any role
+# (cache_valid_time) fetches fresh lists through the node's own sources and proxy.
+rm -rf "$partial"/var/cache/apt/archives/*.deb "$partial"/var/cache/apt/*.bin
+find "$partial/var/lib/apt/lists" -maxdepth 1 -type f -delete
+touch -d 1970-01-02 "$partial/var/lib/apt/lists"
 mv "$partial" "$dest"

@@ -1,0 +1,37 @@
+# Entry points. Everything runs from the repository root with the pinned virtualenv.
+#   make cloud   build the embedded lab on this machine and deploy the cloud into it
+#   make test    the whole test suite (what CI runs)
+SHELL := /bin/bash
+VENV := $(CURDIR)/.venv
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+PLAYBOOK := ansible-playbook
+PYTEST := pytest
+
+.PHONY: cloud bootstrap lab lab-destroy test lint unit syntax integration molecule clean-cache
+
+cloud: bootstrap lab
+
+bootstrap:
+	bash bootstrap/bootstrap.sh
+
+lab: bootstrap
+	$(PLAYBOOK) playbooks/lab.yml
+
+lab-destroy: bootstrap
+	$(PLAYBOOK) playbooks/lab-destroy.yml
+
+# The test command of the README and of .ci/run: lint, unit tests, syntax checks,
+# the modules' integration tests, the molecule scenarios and the lab integration
+# test, in that order, in one pytest run (tests/test_order.txt lists the order).
+test: bootstrap
+	$(PYTEST) -v -p no:cacheprovider $$(grep -vE '^\s*(#|$$)' tests/test_order.txt)
+
+lint: bootstrap
+	$(PYTEST) -v -p no:cacheprovider tests/lint
+
+unit: bootstrap
+	$(PYTEST) -v -p no:cacheprovider tests/unit
+
+integration: bootstrap
+	$(PYTEST) -v -p no:cacheprovider tests/integration
