@@ -6,6 +6,8 @@ VENV := $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PLAYBOOK := ansible-playbook
+# Extra ansible-playbook arguments, e.g. make lab ARGS="-e lab_compute_count=2"
+ARGS ?=
 PYTEST := pytest
 
 .PHONY: cloud bootstrap lab lab-destroy test lint unit syntax integration molecule clean-cache
@@ -16,10 +18,10 @@ bootstrap:
 	bash bootstrap/bootstrap.sh
 
 lab: bootstrap
-	$(PLAYBOOK) playbooks/lab.yml
+	$(PLAYBOOK) playbooks/lab.yml $(ARGS)
 
 lab-destroy: bootstrap
-	$(PLAYBOOK) playbooks/lab-destroy.yml
+	$(PLAYBOOK) playbooks/lab-destroy.yml $(ARGS)
 
 # The test command of the README and of .ci/run: lint, unit tests, syntax checks,
 # the modules' integration tests, the molecule scenarios and the lab integration
