@@ -63,7 +63,8 @@ class CallbackModule(CallbackBase):
 
     def _record(self, result, kind):
         task = result._task
-        role = task._role.get_name() if getattr(task, "_role", None) else ""
+        # get_name() already carries the "role : " prefix of role tasks.
+        role = ""
         path = task.get_path() if hasattr(task, "get_path") else ""
         line = describe_failure(result._host.get_name(), task.get_name(), role, path, result._result)
         self.failures.append(f"{kind}: {line}")
