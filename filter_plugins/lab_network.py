@@ -5,6 +5,8 @@
 - ``route_clashes``: routes of the host (``ip -j route`` output) that overlap a network
   and are not on one of the devices we own; a default route never clashes.
 - ``lab_node_list``: the lab's node list built from a small set of size variables.
+- ``is_ipv4``: whether a value is a plain IPv4 address.
+- ``in_cidr``: whether an address lies inside a network (``addr | in_cidr('10.0.0.0/24')``).
 """
 import ipaddress
 
@@ -68,6 +70,21 @@ def lab_node_list(cidr, controller_name="controller", controller_index=11,
     return nodes
 
 
+def is_ipv4(value):
+    try:
+        ipaddress.IPv4Address(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def in_cidr(address, cidr):
+    try:
+        return ipaddress.ip_address(str(address)) in _network(cidr)
+    except ValueError:
+        return False
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -75,4 +92,6 @@ class FilterModule:
             "cidr_prefix": cidr_prefix,
             "route_clashes": route_clashes,
             "lab_node_list": lab_node_list,
+            "is_ipv4": is_ipv4,
+            "in_cidr": in_cidr,
         }

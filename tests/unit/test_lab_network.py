@@ -77,5 +77,18 @@ def test_lab_node_list_refuses_colliding_addresses():
         ln.lab_node_list("10.0.0.0/24", controller_index=32, compute_count=2)
 
 
+@pytest.mark.parametrize("value,ok", [("10.0.0.11", True), ("10.0.0.256", False), ("fd00::1", False),
+                                      ("controller", False), (None, False), ("10.0.0.0/24", False)])
+def test_is_ipv4(value, ok):
+    assert ln.is_ipv4(value) is ok
+
+
+def test_in_cidr():
+    assert ln.in_cidr("10.0.0.31", "10.0.0.0/24")
+    assert not ln.in_cidr("10.0.1.31", "10.0.0.0/24")
+    assert not ln.in_cidr("not-an-address", "10.0.0.0/24")
+
+
 def test_filters_are_registered():
-    assert set(ln.FilterModule().filters()) == {"cidr_host", "cidr_prefix", "route_clashes", "lab_node_list"}
+    assert set(ln.FilterModule().filters()) == {"cidr_host", "cidr_prefix", "route_clashes", "lab_node_list",
+                                                "is_ipv4", "in_cidr"}
