@@ -10,9 +10,12 @@ PLAYBOOK := ansible-playbook
 ARGS ?=
 PYTEST := pytest
 
-.PHONY: cloud bootstrap lab lab-destroy test lint unit syntax integration molecule clean-cache
+.PHONY: cloud site bootstrap lab lab-destroy test lint unit integration
 
-cloud: bootstrap lab
+cloud: bootstrap lab site
+
+site: bootstrap
+	$(PLAYBOOK) playbooks/site.yml $(ARGS)
 
 bootstrap:
 	bash bootstrap/bootstrap.sh
