@@ -6,9 +6,7 @@ nothing; destroy leaves no node process, bridge, veth or mount behind.
 The tests run in file order and share one lab (module scope)."""
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 
 import pytest
 
