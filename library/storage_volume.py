@@ -270,11 +270,10 @@ volume:
     backing_format: qcow2
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.storage_volume import (FS_FORMATS, POOL_STATES, POOL_TYPES, VOLUME_FORMATS, StorageError,
                                                  StorageManager)
-from ansible.module_utils.virt_conn import (DEFAULT_URI, HAS_LIBVIRT, LIBVIRT_IMPORT_ERROR, LIBVIRT_REQUIREMENT,
-                                            VirtConnectionError)
+from ansible.module_utils.virt_conn import DEFAULT_URI, VirtConnectionError, require_binding
 
 
 # The typed argument spec and its rules, at module level so unit tests can validate them.
@@ -327,8 +326,7 @@ MODULE_ARGS = dict(
 
 def main():
     module = AnsibleModule(supports_check_mode=True, **MODULE_ARGS)
-    if not HAS_LIBVIRT:
-        module.fail_json(msg=missing_required_lib(LIBVIRT_REQUIREMENT), exception=LIBVIRT_IMPORT_ERROR)
+    require_binding(module)
     try:
         result = StorageManager(module).execute(module.params)
     except (StorageError, VirtConnectionError) as exc:

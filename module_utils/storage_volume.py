@@ -20,7 +20,8 @@ import os
 import xml.etree.ElementTree as ET
 
 from ansible.module_utils.qemu_image import QemuImageError, parse_size
-from ansible.module_utils.virt_conn import DEFAULT_URI, error_code, is_libvirt_error, open_connection
+from ansible.module_utils.virt_conn import (DEFAULT_URI, ERR_NO_STORAGE_POOL, ERR_NO_STORAGE_VOL, error_code,
+                                            is_libvirt_error, open_connection)
 
 POOL_TYPES = ("dir", "fs")
 FS_FORMATS = ("auto", "ext2", "ext3", "ext4", "xfs", "btrfs", "vfat", "iso9660", "udf")
@@ -32,9 +33,7 @@ POOL_KEYS = ("type", "target_path", "source_device", "source_format", "target_mo
 KIB = 1024
 CHUNK = 1024 * 1024
 
-# libvirt error codes used here (stable ABI numbers, so the pure code needs no binding).
-VIR_ERR_NO_STORAGE_POOL = 49
-VIR_ERR_NO_STORAGE_VOL = 50
+# libvirt flag used here (a stable ABI number, so the pure code needs no binding).
 VIR_STORAGE_XML_INACTIVE = 1
 
 
@@ -631,7 +630,7 @@ class StorageManager(object):
         try:
             return self.conn.storagePoolLookupByName(name)
         except Exception as exc:
-            if is_libvirt_error(exc) and error_code(exc) == VIR_ERR_NO_STORAGE_POOL:
+            if is_libvirt_error(exc) and error_code(exc) == ERR_NO_STORAGE_POOL:
                 return None
             if is_libvirt_error(exc):
                 raise LibvirtCallError("looking up pool %s failed: %s" % (name, exc))
@@ -641,7 +640,7 @@ class StorageManager(object):
         try:
             return pool.storageVolLookupByName(name)
         except Exception as exc:
-            if is_libvirt_error(exc) and error_code(exc) == VIR_ERR_NO_STORAGE_VOL:
+            if is_libvirt_error(exc) and error_code(exc) == ERR_NO_STORAGE_VOL:
                 return None
             if is_libvirt_error(exc):
                 raise LibvirtCallError("looking up volume %s/%s failed: %s" % (pool.name(), name, exc))

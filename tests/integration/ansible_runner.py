@@ -72,6 +72,42 @@ def run_playbook(playbook, inventory=None, check=False, diff=False, extra_vars=N
     return PlaybookRun(proc, parse_json_output(proc.stdout))
 
 
+class ModuleTask:
+    """A playbook with one task of a module, driven by one dict of arguments in an extra var (the
+    ``*_apply.yml`` playbooks of tests/integration/modules). The check -> real -> check sequence of
+    every module test lives here, so each test states only its arguments and what to verify."""
+
+    def __init__(self, playbook, task, args_var, inventory, host="localhost"):
+        self.playbook = playbook
+        self.task = task
+        self.args_var = args_var
+        self.inventory = inventory
+        self.host = host
+
+    def apply(self, args, check=False, diff=True, extra=None):
+        """Run the task once with ``args``; return (PlaybookRun, the task's result)."""
+        extra_vars = {self.args_var: args}
+        extra_vars.update(extra or {})
+        run = run_playbook(self.playbook, inventory=self.inventory, check=check, diff=diff, extra_vars=extra_vars)
+        assert run.data is not None, run
+        return run, run.result(self.task, self.host)
+
+    def converge(self, args, extra=None):
+        """check -> real -> check; assert changed / changed / unchanged; return the three results."""
+        results = []
+        for check, changed in ((True, True), (False, True), (True, False)):
+            run, res = self.apply(args, check=check, extra=extra)
+            assert run.rc == 0 and res["changed"] is changed, (res, run)
+            results.append(res)
+        return tuple(results)
+
+    def fails(self, args, check=False, extra=None):
+        """Run the task, assert that it failed, return its result."""
+        run, res = self.apply(args, check=check, extra=extra)
+        assert run.rc != 0 and res.get("failed"), (res, run)
+        return res
+
+
 def parse_json_output(stdout):
     """The json callback's document, found among whatever the aggregate callbacks
     (timing, run summary) print around it; None if there is none."""

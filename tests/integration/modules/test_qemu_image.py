@@ -14,37 +14,21 @@ import threading
 
 import pytest
 
-from ansible_runner import run_playbook
+from ansible_runner import ModuleTask, run_playbook
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 INVENTORY = os.path.join(HERE, "inventory.ini")
 APPLY = os.path.join(HERE, "playbooks", "qemu_image_apply.yml")
 GUEST_DISKS = os.path.join(HERE, "playbooks", "qemu_image_guest_disks.yml")
-TASK = "Apply qemu_image"
 M = 1024 ** 2
 
 
-def apply(args, check=False, diff=True):
-    run = run_playbook(APPLY, inventory=INVENTORY, check=check, diff=diff, extra_vars={"qemu_image_args": args})
-    assert run.data is not None, run
-    return run, run.result(TASK, "localhost")
-
-
-def converge(args):
-    """check -> real -> check; assert changed / changed / unchanged and return the three results."""
-    run1, first = apply(args, check=True)
-    assert run1.rc == 0 and first["changed"] is True, (first, run1)
-    run2, second = apply(args)
-    assert run2.rc == 0 and second["changed"] is True, (second, run2)
-    run3, third = apply(args, check=True)
-    assert run3.rc == 0 and third["changed"] is False, (third, run3)
-    return first, second, third
+QEMU_IMAGE = ModuleTask(APPLY, "Apply qemu_image", "qemu_image_args", INVENTORY)
+apply, converge = QEMU_IMAGE.apply, QEMU_IMAGE.converge
 
 
 def fails(args, check=False):
-    run, res = apply(args, check=check)
-    assert run.rc != 0 and res.get("failed"), (res, run)
-    return res["msg"]
+    return QEMU_IMAGE.fails(args, check=check)["msg"]
 
 
 def qemu_info(path):

@@ -13,13 +13,12 @@ import sys
 
 import pytest
 
-from ansible_runner import run_playbook
+from ansible_runner import ModuleTask, run_playbook
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 INVENTORY = os.path.join(HERE, "inventory.ini")
 APPLY = os.path.join(HERE, "playbooks", "storage_volume_apply.yml")
 IMAGE_POOL = os.path.join(HERE, "playbooks", "storage_volume_image_pool.yml")
-TASK = "Apply storage_volume"
 PREFIX = "ostk-test-sv%d-" % os.getpid()
 M = 1024 ** 2
 
@@ -57,29 +56,12 @@ def sha256_file(path):
         return hashlib.sha256(handle.read()).hexdigest()
 
 
-def apply(args, check=False, diff=True, extra=None):
-    extra_vars = {"storage_volume_args": args}
-    extra_vars.update(extra or {})
-    run = run_playbook(APPLY, inventory=INVENTORY, check=check, diff=diff, extra_vars=extra_vars)
-    assert run.data is not None, run
-    return run, run.result(TASK, "localhost")
-
-
-def converge(args):
-    """check -> real -> check; assert changed / changed / unchanged and return the three results."""
-    run1, first = apply(args, check=True)
-    assert run1.rc == 0 and first["changed"] is True, (first, run1)
-    run2, second = apply(args)
-    assert run2.rc == 0 and second["changed"] is True, (second, run2)
-    run3, third = apply(args, check=True)
-    assert run3.rc == 0 and third["changed"] is False, (third, run3)
-    return first, second, third
+STORAGE_VOLUME = ModuleTask(APPLY, "Apply storage_volume", "storage_volume_args", INVENTORY)
+apply, converge = STORAGE_VOLUME.apply, STORAGE_VOLUME.converge
 
 
 def fails(args, extra=None):
-    run, res = apply(args, extra=extra)
-    assert run.rc != 0 and res.get("failed"), (res, run)
-    return res["msg"]
+    return STORAGE_VOLUME.fails(args, extra=extra)["msg"]
 
 
 @pytest.fixture
