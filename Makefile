@@ -1,5 +1,5 @@
 # Entry points. Everything runs from the repository root with the pinned virtualenv.
-#   make cloud   build the embedded lab on this machine and deploy the cloud into it
+#   make cloud   build the embedded lab on this machine, deploy the cloud into it, verify it
 #   make test    the whole test suite (what CI runs)
 SHELL := /bin/bash
 VENV := $(CURDIR)/.venv
@@ -10,12 +10,15 @@ PLAYBOOK := ansible-playbook
 ARGS ?=
 PYTEST := pytest
 
-.PHONY: cloud site bootstrap lab lab-destroy test lint unit integration
+.PHONY: cloud site verify bootstrap lab lab-destroy test lint unit integration
 
-cloud: bootstrap lab site
+cloud: bootstrap lab site verify
 
 site: bootstrap
 	$(PLAYBOOK) playbooks/site.yml $(ARGS)
+
+verify: bootstrap
+	$(PLAYBOOK) playbooks/verify.yml $(ARGS)
 
 bootstrap:
 	bash bootstrap/bootstrap.sh

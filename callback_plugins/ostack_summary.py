@@ -5,6 +5,8 @@ with its host, role, file:line and the first line of its message, so an operator
 scrolls to the bottom of a long deploy sees where to look. Unreachable hosts are listed
 with the connection error. Enabled through ``callbacks_enabled`` in ansible.cfg.
 """
+import time
+
 from ansible.plugins.callback import CallbackBase
 
 DOCUMENTATION = """
@@ -15,6 +17,10 @@ description:
   - Prints, after the play recap, the values playbooks published with set_stats (nodes,
     URLs, where credentials live), then one line per failed or unreachable task with
     host, role, task, file:line and the first line of the error message.
+  - Prints a time table per role of the play. Shared steps that a role runs through
+    another role (openstack_common's database, Keystone and config steps) count for the
+    role of the play that ran them, unlike profile_roles, which charges them to
+    openstack_common.
 requirements:
   - enable in ansible.cfg with callbacks_enabled
 """
@@ -51,6 +57,43 @@ def format_custom_stats(data):
     return lines
 
 
+class RoleClock:
+    """Wall time per play-level role (pure logic, unit-tested).
+
+    ``start(role, now)`` is called as each task or handler starts; the time since the
+    previous start goes to the role that was current then. A task of a role that is not
+    one of the play's own roles (a dependency or an imported helper role) keeps the
+    current role; a task outside any role counts as "(play tasks)"."""
+
+    def __init__(self):
+        self.totals = {}
+        self.play_roles = set()
+        self.current = None
+        self.since = None
+
+    def play(self, role_names, now):
+        self.stop(now)
+        self.play_roles = set(role_names)
+        self.current = None
+
+    def start(self, role, now):
+        self.stop(now)
+        if role is None:
+            self.current = "(play tasks)"
+        elif role in self.play_roles or self.current in (None, "(play tasks)"):
+            self.current = role
+        self.since = now
+
+    def stop(self, now):
+        if self.current is not None and self.since is not None:
+            self.totals[self.current] = self.totals.get(self.current, 0.0) + (now - self.since)
+        self.since = None
+
+    def table(self, limit=None):
+        rows = sorted(self.totals.items(), key=lambda kv: kv[1], reverse=True)
+        return [f"{name:<40} {secs:8.1f}s" for name, secs in rows[:limit]]
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
@@ -60,6 +103,20 @@ class CallbackModule(CallbackBase):
     def __init__(self):
         super().__init__()
         self.failures = []
+        self.clock = RoleClock()
+
+    def v2_playbook_on_play_start(self, play):
+        self.clock.play([r.get_name() for r in play.get_roles()], time.monotonic())
+
+    def _task_start(self, task):
+        role = task._role.get_name() if getattr(task, "_role", None) else None
+        self.clock.start(role, time.monotonic())
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self._task_start(task)
+
+    def v2_playbook_on_handler_task_start(self, task):
+        self._task_start(task)
 
     def _record(self, result, kind):
         task = result._task
@@ -77,6 +134,10 @@ class CallbackModule(CallbackBase):
         self._record(result, "UNREACHABLE")
 
     def v2_playbook_on_stats(self, stats):
+        self.clock.stop(time.monotonic())
+        self._display.banner("TIME PER ROLE (shared openstack_common steps counted in the calling role)")
+        for line in self.clock.table():
+            self._display.display(line)
         self._display.banner("RUN SUMMARY")
         for line in format_custom_stats(getattr(stats, "custom", {}).get("_run", {})):
             self._display.display(line)

@@ -1,25 +1,65 @@
-"""Deploy the cloud into the lab with playbooks/site.yml and check it for real: a second
+"""Deploy the cloud into the lab with playbooks/site.yml and check it for real:
+playbooks/verify.yml boots an instance and reaches it through a floating IP, a second
 run and a --check --diff run change nothing, and testinfra inspects both nodes
 (packages, services, listening sockets, config values, working identity service)."""
 import json
 import os
+import re
+import time
 
 import pytest
 import testinfra
 import yaml
 
 from ansible_runner import REPO, run_playbook
+from node_memory import PeakSampler
 
 INVENTORY = os.path.join(REPO, "inventory", "lab", "hosts.yml")
 SECRETS = os.path.expanduser("~/.config/ostack/secrets.yml")
 CTL, CMP = "10.0.0.11", "10.0.0.31"
 
 
+# Deploy figures of this run (cold and warm time, time per role, peak memory per node),
+# written where the operator can read them after the run.
+FIGURES = os.path.expanduser("~/.cache/ostack/deploy-figures.json")
+_figures = {}
+
+
+def role_times(stdout):
+    """The ostack_summary callback's time-per-role table, as [(role, seconds)]."""
+    rows, inside = [], False
+    for line in stdout.splitlines():
+        if line.startswith("TIME PER ROLE"):
+            inside = True
+        elif inside and re.match(r"^[A-Z ]+[*]{3}", line):
+            break
+        elif inside:
+            m = re.match(r"^(\S.*?)\s+([0-9.]+)s$", line.strip())
+            if m:
+                rows.append((m.group(1), float(m.group(2))))
+    return rows
+
+
+def record(**figures):
+    _figures.update(figures)
+    os.makedirs(os.path.dirname(FIGURES), exist_ok=True)
+    with open(FIGURES, "w") as f:
+        json.dump(_figures, f, indent=1)
+
+
 @pytest.fixture(scope="module")
 def cloud():
+    start = time.monotonic()
     lab = run_playbook("playbooks/lab.yml", timeout=1800)
     assert lab.rc == 0, lab
+    lab_s = time.monotonic() - start
+    sampler = PeakSampler()
+    sampler.start()
+    start = time.monotonic()
     site = run_playbook("playbooks/site.yml", timeout=3600)
+    site_s = time.monotonic() - start
+    record(lab_seconds=round(lab_s), cold_site_seconds=round(site_s), node_peak_pss_mib=sampler.stop(),
+           cold_role_seconds=role_times(site.stdout))
     assert site.rc == 0 and site.failed_total() == 0, site
     return site
 
@@ -28,8 +68,19 @@ def node(name):
     return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
 
 
+def test_verify_boots_and_reaches_an_instance(cloud):
+    verify = run_playbook("playbooks/verify.yml", timeout=1800)
+    assert verify.rc == 0 and verify.failed_total() == 0, verify
+    ssh = verify.result("Log in over SSH with the demo keypair")
+    assert ssh and ssh.get("rc") == 0 and "192.168.100." in ssh.get("stdout", ""), ssh
+    ping = verify.result("Ping the floating IP from this machine")
+    assert ping and ping.get("rc") == 0, ping
+
+
 def test_second_run_changes_nothing(cloud):
+    start = time.monotonic()
     again = run_playbook("playbooks/site.yml", timeout=1800)
+    record(warm_site_seconds=round(time.monotonic() - start), warm_role_seconds=role_times(again.stdout)[:5])
     assert again.rc == 0 and again.changed_total() == 0, (
         again.stats, [(h, n) for h, n, r in again.tasks() if r.get("changed")])
 
@@ -61,20 +112,60 @@ def test_time_sync_compute_follows_controller(cloud):
     assert f"server {CTL} iburst" in cmp_.file("/etc/chrony/chrony.conf").content_string
 
 
+CONTROLLER_SERVICES = ("mariadb", "rabbitmq-server", "memcached", "keystone", "glance-api", "placement-api",
+                       "nova-api", "nova-api-metadata", "nova-conductor", "nova-scheduler", "nova-novncproxy",
+                       "neutron-api", "neutron-rpc-server", "neutron-linuxbridge-agent", "neutron-l3-agent",
+                       "neutron-dhcp-agent", "neutron-metadata-agent")
+# MariaDB, RabbitMQ, Memcached, Keystone, Glance, Placement, Nova API, metadata, noVNC, Neutron.
+CONTROLLER_PORTS = (3306, 5672, 11211, 5000, 9292, 8778, 8774, 8775, 6080, 9696)
+
+
 def test_controller_services_listen_on_the_mgmt_address_only(cloud):
     ctl = node("controller")
-    for svc in ("mariadb", "rabbitmq-server", "memcached", "keystone"):
+    for svc in CONTROLLER_SERVICES:
         assert ctl.service(svc).is_running, svc
         assert ctl.service(svc).is_enabled, svc
-    for port in (3306, 5672, 11211, 5000):
+    for port in CONTROLLER_PORTS:
         assert ctl.socket(f"tcp://{CTL}:{port}").is_listening, port
         assert not ctl.socket(f"tcp://0.0.0.0:{port}").is_listening, port
 
 
 def test_compute_runs_no_controller_service(cloud):
     cmp_ = node("compute1")
-    for pkg in ("mariadb-server", "rabbitmq-server", "keystone"):
+    for pkg in ("mariadb-server", "rabbitmq-server", "keystone", "glance-api", "nova-api", "neutron-api",
+                "neutron-l3-agent"):
         assert not cmp_.package(pkg).is_installed, pkg
+    for port in CONTROLLER_PORTS:
+        assert not cmp_.socket(f"tcp://0.0.0.0:{port}").is_listening, port
+
+
+def test_compute_node_runs_libvirt_under_tcg(cloud):
+    cmp_ = node("compute1")
+    for svc in ("libvirtd", "nova-compute", "neutron-linuxbridge-agent"):
+        assert cmp_.service(svc).is_running and cmp_.service(svc).is_enabled, svc
+    for path in ("/etc/nova/nova.conf", "/etc/nova/nova-compute.conf"):
+        conf = cmp_.file(path)
+        assert conf.group == "nova" and conf.mode == 0o640, path
+        assert "virt_type = qemu" in conf.content_string, path
+    qemu = cmp_.file("/etc/libvirt/qemu.conf").content_string
+    assert "\ncgroup_controllers = [ ]" in qemu and "\nnamespaces = [ ]" in qemu
+    assert "local_ip = " + CMP in cmp_.file("/etc/neutron/plugins/ml2/linuxbridge_agent.ini").content_string
+
+
+def test_service_configs_hold_the_install_guide_values(cloud):
+    ctl = node("controller")
+    glance = ctl.file("/etc/glance/glance-api.conf").content_string
+    assert "default_store = file" in glance and f"bind_host = {CTL}" in glance
+    nova = ctl.file("/etc/nova/nova.conf").content_string
+    assert "service_metadata_proxy = true" in nova and f"@{CTL}/nova_api" in nova
+    ml2 = ctl.file("/etc/neutron/plugins/ml2/ml2_conf.ini").content_string
+    assert "mechanism_drivers = linuxbridge,l2population" in ml2 and "tenant_network_types = vxlan" in ml2
+    lb = ctl.file("/etc/neutron/plugins/ml2/linuxbridge_agent.ini").content_string
+    assert "physical_interface_mappings = provider:eth1" in lb
+    for path in ("/etc/glance/glance-api.conf", "/etc/nova/nova.conf", "/etc/neutron/neutron.conf",
+                 "/etc/placement/placement.conf"):
+        assert ctl.file(path).mode == 0o640, path
+    assert "NOVA_CONSOLE_PROXY_TYPE=novnc" in ctl.file("/etc/default/nova-consoleproxy").content_string
 
 
 def test_identity_service_works_for_admin_and_demo(cloud):
