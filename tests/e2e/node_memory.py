@@ -71,15 +71,15 @@ class PeakSampler(threading.Thread):
         super().__init__(daemon=True)
         self.interval = interval
         self.peak = {}
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self):
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             for name, kib in sample().items():
                 self.peak[name] = max(self.peak.get(name, 0), kib)
-            self._stop.wait(self.interval)
+            self._halt.wait(self.interval)
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=30)
         return {name: round(kib / 1024) for name, kib in sorted(self.peak.items())}
