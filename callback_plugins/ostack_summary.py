@@ -106,7 +106,10 @@ class CallbackModule(CallbackBase):
         self.clock = RoleClock()
 
     def v2_playbook_on_play_start(self, play):
-        self.clock.play([r.get_name() for r in play.get_roles()], time.monotonic())
+        # The play's own roles, not their dependencies (openstack_common is one of those).
+        roles = play.get_roles()
+        deps = {d.get_name() for r in roles for d in r.get_all_dependencies()}
+        self.clock.play([r.get_name() for r in roles if r.get_name() not in deps], time.monotonic())
 
     def _task_start(self, task):
         role = task._role.get_name() if getattr(task, "_role", None) else None

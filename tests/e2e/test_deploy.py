@@ -71,9 +71,9 @@ def node(name):
 def test_verify_boots_and_reaches_an_instance(cloud):
     verify = run_playbook("playbooks/verify.yml", timeout=1800)
     assert verify.rc == 0 and verify.failed_total() == 0, verify
-    ssh = verify.result("Log in over SSH with the demo keypair")
+    ssh = verify.result("cloud_verify : Log in over SSH with the demo keypair")
     assert ssh and ssh.get("rc") == 0 and "192.168.100." in ssh.get("stdout", ""), ssh
-    ping = verify.result("Ping the floating IP from this machine")
+    ping = verify.result("cloud_verify : Ping the floating IP from this machine")
     assert ping and ping.get("rc") == 0, ping
 
 
