@@ -1,6 +1,7 @@
 """Deploy the cloud into the lab with playbooks/site.yml and check it for real:
 playbooks/verify.yml boots an instance and reaches it through a floating IP, a second
-run and a --check --diff run change nothing, and testinfra inspects both nodes
+run and a --check --diff run change nothing, a config change restarts only the services that
+read it, and testinfra inspects both nodes
 (packages, services, listening sockets, config values, working identity service)."""
 import json
 import os
@@ -88,6 +89,35 @@ def test_second_run_changes_nothing(cloud):
 def test_check_diff_predicts_no_change(cloud):
     check = run_playbook("playbooks/site.yml", check=True, diff=True, timeout=1800)
     assert check.rc == 0 and check.changed_total() == 0 and check.failed_total() == 0, check.stats
+
+
+# Units whose start time tells whether a config change restarted them.
+WATCHED = {
+    "controller": ["neutron-api", "neutron-rpc-server", "neutron-l3-agent", "neutron-dhcp-agent",
+                   "neutron-metadata-agent", "neutron-linuxbridge-agent", "nova-api", "nova-conductor"],
+    "compute1": ["neutron-linuxbridge-agent", "nova-compute", "libvirtd"],
+}
+
+
+def started_at():
+    return {(name, unit): node(name).run(f"systemctl show -p ActiveEnterTimestampMonotonic --value {unit}").stdout.strip()
+            for name, units in WATCHED.items() for unit in units}
+
+
+def test_a_config_change_restarts_only_the_services_that_read_it(cloud):
+    dhcp_ini = node("controller").file("/etc/neutron/dhcp_agent.ini")
+    before = started_at()
+    try:
+        change = run_playbook("playbooks/site.yml", tags="neutron", timeout=1800,
+                              extra_vars={"neutron_dhcp_agent_overrides": {"DEFAULT": {"num_sync_threads": 5}}})
+        assert change.rc == 0 and change.failed_total() == 0, change
+        assert dhcp_ini.contains("^num_sync_threads = 5$")
+        restarted = [unit for unit, t in started_at().items() if t != before[unit]]
+        assert restarted == [("controller", "neutron-dhcp-agent")], restarted
+    finally:
+        back = run_playbook("playbooks/site.yml", tags="neutron", timeout=1800)
+    assert back.rc == 0 and back.failed_total() == 0, back
+    assert not dhcp_ini.contains("num_sync_threads")
 
 
 def test_secrets_file_is_private_and_strong(cloud):

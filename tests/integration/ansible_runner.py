@@ -46,7 +46,7 @@ class PlaybookRun:
 
 
 def run_playbook(playbook, inventory=None, check=False, diff=False, extra_vars=None,
-                 limit=None, env=None, timeout=3600):
+                 limit=None, env=None, timeout=3600, tags=None):
     """Run ansible-playbook from the repo root with the json callback; return a PlaybookRun."""
     cmd = [os.path.join(VENV_BIN, "ansible-playbook"), playbook]
     if inventory:
@@ -57,6 +57,8 @@ def run_playbook(playbook, inventory=None, check=False, diff=False, extra_vars=N
         cmd.append("--diff")
     if limit:
         cmd += ["--limit", limit]
+    if tags:
+        cmd += ["--tags", tags]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     run_env = dict(os.environ)
