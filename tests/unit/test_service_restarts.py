@@ -1,7 +1,7 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from service_restarts import changed_units
+from service_contract import changed_units
 
 ALL = ["neutron-api", "neutron-rpc-server", "neutron-linuxbridge-agent"]
 
@@ -35,14 +35,9 @@ def test_nothing_changed_restarts_nothing():
     assert changed_units([_r(False, path="a"), _r(False, path="b", restarts=["x"])], ALL) == []
 
 
-def test_a_string_names_one_unit_and_other_keys_work():
-    results = [_r(True, name="neutron-server", service="neutron-api")]
-    assert changed_units(results, ALL, key="service") == ["neutron-api"]
 
-
-def test_the_fallback_key_names_the_unit_when_restarts_is_absent():
-    results = [_r(True, name="nova-api", port=8774), _r(True, name="neutron-server", restarts="neutron-api")]
-    assert changed_units(results, ALL, fallback_key="name") == ["nova-api", "neutron-api"]
+def test_a_string_names_one_unit():
+    assert changed_units([_r(True, path="/etc/default/neutron-server", restarts="neutron-api")], ALL) == ["neutron-api"]
 
 
 def test_an_empty_restarts_list_restarts_nothing():
