@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-"""Ansible module: does KVM really run guests on this host? The probe lives in module_utils/qemu_guest.py."""
+"""Ansible module: does KVM really run guests on this host? Logic: module_utils/kvm_probe.py."""
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -73,10 +73,8 @@ probe:
   type: dict
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.qemu_guest import KvmProbe, probe_key
+from ansible.module_utils.kvm_probe import PROBE_CACHE, KvmProbeError, run_module
 
 
 def main():
@@ -84,29 +82,15 @@ def main():
         argument_spec=dict(
             emulator=dict(type="str"),
             cpu=dict(type="str"),
-            cache=dict(type="path", default="/var/cache/qemu_guest/kvm-probe.json"),
+            cache=dict(type="path", default=PROBE_CACHE),
         ),
         supports_check_mode=True,
     )
-    p = module.params
-    if not (os.path.exists("/dev/kvm") and os.access("/dev/kvm", os.R_OK | os.W_OK)):
-        module.exit_json(changed=False, virt_type="qemu", usable=False,
-                         reason="/dev/kvm is missing or not readable and writable")
-    emulator = p["emulator"] or "qemu-system-x86_64"
-    path = module.get_bin_path(emulator) if "/" not in emulator else (emulator if os.access(emulator, os.X_OK) else None)
-    if not path:
-        msg = ("QEMU emulator %r not found: install qemu-system-x86 (Debian) or set emulator to its path" % emulator)
-        if module.check_mode:
-            module.exit_json(changed=False, virt_type="qemu", usable=False, reason=msg + " (check mode)")
-        module.fail_json(msg=msg)
-    rc, out, err = module.run_command([path, "--version"])
-    if rc != 0:
-        module.fail_json(msg="%s --version failed (exit %s): %s; fix the QEMU installation" % (path, rc, (err or out).strip()))
-    version = (out.splitlines() or ["unknown"])[0].strip()
-    key = probe_key(os.uname().release, version, path, p["cpu"])
-    result = KvmProbe(module.run_command, p["cache"], write_cache=not module.check_mode).check(key, path, p["cpu"])
-    module.exit_json(changed=False, virt_type="kvm" if result["usable"] else "qemu", usable=result["usable"],
-                     reason=result["reason"], probe=result)
+    try:
+        result = run_module(module)
+    except KvmProbeError as exc:
+        module.fail_json(msg=exc.msg)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-"""Ansible module qemu_guest: libvirt QEMU/KVM guests. Logic: module_utils/qemu_guest.py (+ domain_xml.py)."""
+"""Ansible module qemu_guest: libvirt QEMU/KVM guests. Logic: module_utils/qemu_guest.py (+ domain_xml.py,
+kvm_probe.py, libvirt_common.py)."""
 
 DOCUMENTATION = r"""
 ---
@@ -28,9 +29,7 @@ version_added: "1.0.0"
 author:
   - OpenStack deployment suite maintainers
 requirements:
-  - libvirt-python on the managed host (Debian package python3-libvirt)
   - qemu-img (Debian package qemu-utils) to detect disk formats and check backing files
-  - a running libvirtd
   - python3-pycdlib or genisoimage, for O(cloud_init) with inline data
 options:
   name:
@@ -38,10 +37,6 @@ options:
       - Name of the guest. 1 to 64 letters, digits, C(_), C(.), C(+) or C(-), starting with a letter or digit.
       - Required unless O(xml) carries a C(<name>).
     type: str
-  uri:
-    description: libvirt connection URI.
-    type: str
-    default: qemu:///system
   state:
     description:
       - V(present) makes sure the guest is defined as described and does not change whether it runs.
@@ -258,6 +253,8 @@ notes:
     neighbour table of recent kernels).
   - The checks of bridges, disk files, kernel and initrd, the seed and the KVM probe run on the managed host, so
     O(uri) should name the libvirt of that host (the default).
+extends_documentation_fragment:
+  - libvirt_connection
 seealso:
   - module: cloud_init_seed
   - module: qemu_image
@@ -450,9 +447,9 @@ removed_storage:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.libvirt_common import GuestError
+from ansible.module_utils.kvm_probe import PROBE_CACHE
+from ansible.module_utils.libvirt_common import GuestError, connection_argument_spec, is_libvirt_error, require_binding
 from ansible.module_utils.qemu_guest import QemuGuest
-from ansible.module_utils.virt_conn import DEFAULT_URI, is_libvirt_error, require_binding
 
 STRUCTURED = ("memory", "vcpus", "virt_type", "cpu_mode", "cpu_model", "machine", "firmware", "disks",
               "interfaces", "serial_console", "graphics", "rng", "kernel", "initrd", "cmdline", "cloud_init")
@@ -461,8 +458,8 @@ STRUCTURED = ("memory", "vcpus", "virt_type", "cpu_mode", "cpu_model", "machine"
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            connection_argument_spec(),
             name=dict(type="str"),
-            uri=dict(type="str", default=DEFAULT_URI),
             state=dict(type="str", default="present",
                        choices=["present", "running", "paused", "shutdown", "destroyed", "absent"]),
             xml=dict(type="str"),
@@ -511,7 +508,7 @@ def main():
             force_after_timeout=dict(type="bool", default=False),
             detach_timeout=dict(type="int", default=10),
             remove_storage=dict(type="bool", default=False),
-            kvm_probe_cache=dict(type="path", default="/var/cache/qemu_guest/kvm-probe.json"),
+            kvm_probe_cache=dict(type="path", default=PROBE_CACHE),
         ),
         mutually_exclusive=[("xml", key) for key in STRUCTURED],
         required_one_of=[("name", "xml")],

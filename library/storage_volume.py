@@ -25,11 +25,6 @@ version_added: "1.0.0"
 author:
   - OpenStack deployment suite maintainers
 options:
-  uri:
-    description:
-      - libvirt connection URI.
-    type: str
-    default: qemu:///system
   pool:
     description:
       - Name of the storage pool.
@@ -145,9 +140,8 @@ options:
         content is lost.
     type: bool
     default: false
-requirements:
-  - libvirt-python (Debian package python3-libvirt) on the managed host
-  - a running libvirtd reachable at O(uri)
+extends_documentation_fragment:
+  - libvirt_connection
 notes:
   - Supports check mode and diff mode.
   - Comparing an uploaded volume reads it back with virStorageVolDownload, also in check mode.
@@ -273,13 +267,13 @@ volume:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.storage_volume import (FS_FORMATS, POOL_STATES, POOL_TYPES, VOLUME_FORMATS, StorageError,
                                                  StorageManager)
-from ansible.module_utils.virt_conn import DEFAULT_URI, VirtConnectionError, require_binding
+from ansible.module_utils.libvirt_common import VirtConnectionError, connection_argument_spec, require_binding
 
 
 # The typed argument spec and its rules, at module level so unit tests can validate them.
 MODULE_ARGS = dict(
     argument_spec=dict(
-        uri=dict(type="str", default=DEFAULT_URI),
+        connection_argument_spec(),
         pool=dict(type="str", required=True, aliases=["name"]),
         state=dict(type="str", default="present", choices=list(POOL_STATES)),
         pool_type=dict(type="str", choices=list(POOL_TYPES)),

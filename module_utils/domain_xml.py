@@ -8,6 +8,8 @@ Pure code (no libvirt, no host access), unit-tested in tests/unit/test_qemu_gues
 - ``view``: *spec* or *have* restricted to the fields the user set, for comparing and the diff.
 - ``DomainEditor``: applies a resolved spec to a domain's XML tree (an existing guest's persistent
   config, or an empty skeleton for a new guest) and records which changes can be made live.
+- ``pending_changes`` / ``live_ops``: what a running guest lacks of its persistent config, and which
+  of it can be applied live.
 - ``xml_subset`` / ``project``: the raw ``xml`` option, compared on what the user wrote only.
 """
 
@@ -497,6 +499,12 @@ def config_differs(before, after):
     return any(before.get(k) != after.get(k) for k in keys)
 
 
+def user_view_keys(spec):
+    """The keys of ``view`` output that show fields the user set in ``spec``."""
+    names = {"memory_kib": "memory", "cloud_init": "cloud_init_seed"}
+    return {names.get(key, key) for key in spec if key != "name"}
+
+
 # --------------------------------------------------------------------------- editing XML
 
 def _child(parent, tag, index=None):
@@ -872,6 +880,108 @@ def source_text_nic(nic):
 def device_xml(el):
     """One device element as the XML text the attach/detach/update calls take."""
     return to_text(el)
+
+
+# --------------------------------------------------------------------------- running guest vs persistent config
+
+def _disk_id(disk):
+    return source_key(disk["source"])
+
+
+def pending_changes(cfg, live):
+    """Names of what the persistent config (``cfg``) has and the running guest (``live``) lacks that
+    only a restart brings (both parse_domain results). Device additions/removals that ``live_ops``
+    can apply are not listed."""
+    pending = []
+    for key in ("memory_kib", "vcpus", "virt_type", "machine", "kernel", "initrd", "cmdline",
+                "serial_console", "graphics", "rng", "firmware"):
+        if cfg.get(key) != live.get(key):
+            pending.append(key)
+    if cfg.get("cpu_mode") in ("host-passthrough", "maximum", "custom") and (
+            cfg.get("cpu_mode") != live.get("cpu_mode") or cfg.get("cpu_model") != live.get("cpu_model")):
+        pending.append("cpu")
+    live_disks = {_disk_id(d): d for d in live["all_disks"]}
+    for disk in cfg["all_disks"]:
+        other = live_disks.get(_disk_id(disk))
+        if other is None:
+            continue
+        for key in ("bus", "device", "readonly", "boot_order", "target", "format"):
+            if disk.get(key) != other.get(key):
+                pending.append("disk %s %s" % (source_text(disk["source"]), key))
+    live_nics = {n["mac"]: n for n in live["interfaces"] if n.get("mac")}
+    for nic in cfg["interfaces"]:
+        other = live_nics.get(nic.get("mac"))
+        if other is not None and nic.get("model") != other.get("model"):
+            pending.append("interface %s model" % nic.get("mac"))
+    return pending
+
+
+def _for_attach(el):
+    """A device of the persistent config, without its address: the running guest may have that slot taken."""
+    el = copy.deepcopy(el)
+    for addr in el.findall("address"):
+        el.remove(addr)
+    return el
+
+
+def _with_source(live_el, cfg_el):
+    """The running guest's device with the source (and type) of the configured one, for an update."""
+    el = copy.deepcopy(live_el)
+    el.set("type", cfg_el.get("type"))
+    position = None
+    for i, kid in enumerate(list(el)):
+        if kid.tag == "source":
+            position = i if position is None else position
+            el.remove(kid)
+    src = cfg_el.find("source")
+    if src is not None:
+        el.insert(position if position is not None else 0, copy.deepcopy(src))
+    return el
+
+
+def live_ops(cfg_root, live_root):
+    """Device operations that bring the running guest's devices in line with the persistent config:
+    [(op, description, element)] with op attach (in config only), detach (live only) or update
+    (a cdrom's media, an interface's source)."""
+    ops = []
+    cfg_disks = cfg_root.findall("devices/disk")
+    live_disks = live_root.findall("devices/disk")
+    cfg_parsed = [parse_disk(el) for el in cfg_disks]
+    live_parsed = [parse_disk(el) for el in live_disks]
+    live_keys = {_disk_id(d): i for i, d in enumerate(live_parsed)}
+    cfg_keys = {_disk_id(d): i for i, d in enumerate(cfg_parsed)}
+    unpaired_cfg = [i for i, d in enumerate(cfg_parsed) if _disk_id(d) not in live_keys]
+    unpaired_live = [i for i, d in enumerate(live_parsed) if _disk_id(d) not in cfg_keys]
+    for ci in list(unpaired_cfg):
+        disk = cfg_parsed[ci]
+        if disk["device"] != "cdrom":
+            continue
+        for li in unpaired_live:
+            if live_parsed[li]["device"] == "cdrom" and live_parsed[li]["target"] == disk["target"]:
+                ops.append(("update", "cdrom %s media" % disk["target"], _with_source(live_disks[li], cfg_disks[ci])))
+                unpaired_cfg.remove(ci)
+                unpaired_live.remove(li)
+                break
+    for li in unpaired_live:
+        ops.append(("detach", "disk %s" % source_text(live_parsed[li]["source"]), live_disks[li]))
+    for ci in unpaired_cfg:
+        ops.append(("attach", "disk %s" % source_text(cfg_parsed[ci]["source"]), _for_attach(cfg_disks[ci])))
+    cfg_nics = cfg_root.findall("devices/interface")
+    live_nics = live_root.findall("devices/interface")
+    live_by_mac = {parse_nic(el)["mac"]: el for el in live_nics}
+    cfg_macs = set()
+    for el in cfg_nics:
+        nic = parse_nic(el)
+        cfg_macs.add(nic["mac"])
+        other = live_by_mac.get(nic["mac"])
+        if other is None:
+            ops.append(("attach", "interface %s" % nic["mac"], _for_attach(el)))
+        elif parse_nic(other)["source"] != nic["source"]:
+            ops.append(("update", "interface %s source" % nic["mac"], _with_source(other, el)))
+    for mac, el in live_by_mac.items():
+        if mac not in cfg_macs:
+            ops.append(("detach", "interface %s" % mac, el))
+    return ops
 
 
 # --------------------------------------------------------------------------- raw XML

@@ -1,14 +1,101 @@
 # -*- coding: utf-8 -*-
-"""libvirt domain plumbing for the qemu_guest module: lookup, states, waiting, addresses.
+"""The one place the suite's libvirt modules (qemu_guest, storage_volume) reach libvirt.
 
-The connection, the binding check, libvirt's error helpers and error numbers are shared with the
-other libvirt modules in module_utils/virt_conn.py. Nothing here needs the binding at import time,
-so unit tests import everything without it.
+- ``require_binding(module)``: fails the task with ``missing_required_lib`` when the python
+  binding is not installed for the managed host's interpreter. The binding is optional at import
+  time, so this is a clear message rather than a traceback, and unit tests import this file
+  without it.
+- ``connection_argument_spec()`` and ``open_connection(uri)``: the ``uri`` option (documented once in
+  doc_fragments/libvirt_connection.py) and a read-write connection to it, or ``VirtConnectionError``
+  naming the URI and saying how to get libvirtd running.
+- ``error_code`` / ``is_libvirt_error`` and libvirt's error numbers and flags (stable ABI values, so
+  pure code can compare them without the binding).
+- Domain plumbing for qemu_guest: ``lookup_domain``, ``domain_state``, ``wait_for_state``,
+  ``interface_addresses``; and the host's capabilities (``parse_caps``, ``canonical_machine``).
+
+Unit-tested in tests/unit/test_libvirt_common.py.
 """
 
 import time
+import traceback
+import xml.etree.ElementTree as ET
 
-from ansible.module_utils.virt_conn import ERR_NO_DOMAIN, error_code, is_libvirt_error
+from ansible.module_utils.basic import missing_required_lib
+
+try:
+    import libvirt
+except ImportError:
+    libvirt = None
+    HAS_LIBVIRT = False
+    LIBVIRT_IMPORT_ERROR = traceback.format_exc()
+else:
+    HAS_LIBVIRT = True
+    LIBVIRT_IMPORT_ERROR = None
+
+
+# --------------------------------------------------------------------------- connection
+
+LIBVIRT_REQUIREMENT = "libvirt-python (Debian: python3-libvirt)"
+DEFAULT_URI = "qemu:///system"
+
+ERR_NO_DOMAIN = 42           # VIR_ERR_NO_DOMAIN
+ERR_NO_NETWORK = 43          # VIR_ERR_NO_NETWORK
+ERR_NO_STORAGE_POOL = 49     # VIR_ERR_NO_STORAGE_POOL
+ERR_NO_STORAGE_VOL = 50      # VIR_ERR_NO_STORAGE_VOL
+
+
+class VirtConnectionError(Exception):
+    """libvirt could not be reached at the given URI (or the binding is missing)."""
+
+    def __init__(self, msg, uri=None):
+        super().__init__(msg)
+        self.msg = msg
+        self.uri = uri
+
+
+def _silence(_ctx, _err):
+    """libvirt prints every error to stderr by default; the modules report them themselves."""
+
+
+def error_code(exc):
+    """The libvirt error code of a ``libvirt.libvirtError`` (None for anything else)."""
+    getter = getattr(exc, "get_error_code", None)
+    return getter() if getter else None
+
+
+def is_libvirt_error(exc):
+    return libvirt is not None and isinstance(exc, libvirt.libvirtError)
+
+
+def require_binding(module):
+    """Fail the task, naming the package to install, when the python libvirt binding is missing."""
+    if not HAS_LIBVIRT:
+        module.fail_json(msg=missing_required_lib(LIBVIRT_REQUIREMENT), exception=LIBVIRT_IMPORT_ERROR)
+
+
+def connection_argument_spec():
+    """The ``uri`` option of every libvirt module (its documentation: doc_fragments/libvirt_connection.py)."""
+    return dict(uri=dict(type="str", default=DEFAULT_URI))
+
+
+def open_connection(uri=DEFAULT_URI):
+    """A read-write ``virConnect`` to ``uri``; ``VirtConnectionError`` naming the URI otherwise."""
+    if libvirt is None:
+        raise VirtConnectionError("the python libvirt binding is missing: install %s" % LIBVIRT_REQUIREMENT, uri)
+    libvirt.registerErrorHandler(_silence, None)
+    try:
+        conn = libvirt.open(uri)
+    except libvirt.libvirtError as exc:
+        raise VirtConnectionError(
+            "cannot connect to libvirt at %s: %s. Start libvirtd on the managed host (with systemd: "
+            "'systemctl start libvirtd'; without systemd: 'virtlogd -d && libvirtd -d'), or set uri to a "
+            "libvirt that is running" % (uri, exc), uri)
+    if conn is None:  # pragma: no cover - older bindings returned None instead of raising
+        raise VirtConnectionError("cannot connect to libvirt at %s; start libvirtd or fix uri" % uri, uri)
+    return conn
+
+
+# --------------------------------------------------------------------------- domains
 
 # libvirt's numeric constants, so this module also loads (and its unit tests run) without the binding.
 DOMAIN_STATES = {
@@ -137,3 +224,26 @@ def interface_addresses(dom, macs=(), local=False, arp_path="/proc/net/arp"):
                 if not any(e["addr"] == addr for e in entries):
                     entries.append({"addr": addr, "prefix": None, "type": "ipv4", "source": "host-arp"})
     return found
+
+
+# --------------------------------------------------------------------------- capabilities
+
+def parse_caps(caps_xml, arch="x86_64"):
+    """From libvirt's capabilities: emulator, machine aliases, and whether kvm is listed for ``arch``."""
+    root = ET.fromstring(caps_xml)
+    out = {"emulator": None, "machines": {}, "kvm_listed": False}
+    for guest in root.findall("guest"):
+        arch_el = guest.find("arch")
+        if guest.findtext("os_type") != "hvm" or arch_el is None or arch_el.get("name") != arch:
+            continue
+        out["emulator"] = arch_el.findtext("emulator")
+        for machine in arch_el.iter("machine"):
+            name = (machine.text or "").strip()
+            if name:
+                out["machines"][name] = machine.get("canonical") or name
+        out["kvm_listed"] = any(d.get("type") == "kvm" for d in arch_el.findall("domain"))
+    return out
+
+
+def canonical_machine(caps, machine):
+    return caps["machines"].get(machine, machine)

@@ -1,235 +1,39 @@
 # -*- coding: utf-8 -*-
 """The qemu_guest module's logic: resolve want against the host, read have, plan, apply.
 
-library/qemu_guest.py is a thin shell around ``QemuGuest``. Pieces that need no libvirt are
-unit-tested (tests/unit/test_qemu_guest_probe.py, test_qemu_guest_xml.py, test_virt_conn.py):
+library/qemu_guest.py is a thin shell around ``QemuGuest``, the guest's state machine: it resolves
+the options against the host, reads the guest's configuration, plans the definition, the live device
+changes and the state transitions (``plan_state``), and applies them outside check mode. Pieces that
+need no libvirt are unit-tested in tests/unit/test_qemu_guest.py.
 
-- the KVM probe: ``probe_payload`` (a 246-byte multiboot image that switches to long mode, runs a
-  20M-iteration loop, writes 32 MiB and exits QEMU through isa-debug-exit), ``decide_kvm`` (usable
-  only if a KVM run finishes about as fast as a TCG run of the same payload) and ``KvmProbe``
-  (result cached per host, keyed by kernel release, QEMU version, emulator and CPU model);
-- ``resolve_virt_type``; ``plan_state`` (state transitions); ``pending_changes`` / ``live_ops``
-  (what a running guest lacks of its persistent config, and which of it can be applied live).
-
-XML is compiled, read and compared in module_utils/domain_xml.py; seeds come from
-module_utils/cloud_init_seed.py; domain plumbing is in module_utils/libvirt_common.py, the connection
-in module_utils/virt_conn.py (shared with the other libvirt modules).
+Its parts live by concern:
+- module_utils/domain_xml.py: domain XML compiled, read and compared, including what a running guest
+  lacks of its persistent configuration (``pending_changes``, ``live_ops``);
+- module_utils/kvm_probe.py: whether KVM really runs guests (``virt_type=auto``);
+- module_utils/libvirt_common.py: the connection, libvirt's errors and flags, domain lookup, states and
+  addresses, the host's capabilities (shared with the other libvirt modules);
+- module_utils/cloud_init_seed.py: the seeds.
 """
 
 import copy
-import datetime
 import json
-import math
 import os
-import struct
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 
 from ansible.module_utils import cloud_init_seed as seeds
 from ansible.module_utils.domain_xml import (
-    DomainEditor, SpecError, build_spec, config_differs, default_cdrom_bus, device_xml, parse_disk,
-    parse_domain, parse_nic, seed_path_of, skeleton, source_key, source_text, to_text, validate_name, view,
-    with_new_guest_defaults, xml_subset, project,
+    DomainEditor, SpecError, build_spec, config_differs, default_cdrom_bus, device_xml, live_ops, parse_disk,
+    parse_domain, parse_nic, pending_changes, project, seed_path_of, skeleton, source_key, source_text, to_text,
+    user_view_keys, validate_name, view, with_new_guest_defaults, xml_subset,
 )
+from ansible.module_utils.kvm_probe import KvmProbe, kvm_device_usable, probe_key, resolve_virt_type
 from ansible.module_utils.libvirt_common import (
-    AFFECT_LIVE, GuestError, SHUTDOWN_ACPI_POWER_BTN, START_PAUSED, UNDEFINE_CHECKPOINTS_METADATA,
-    UNDEFINE_MANAGED_SAVE, UNDEFINE_NVRAM, UNDEFINE_SNAPSHOTS_METADATA, XML_INACTIVE, domain_state,
-    interface_addresses, is_local_uri, lookup_domain, wait_for_state,
+    AFFECT_LIVE, ERR_NO_NETWORK, ERR_NO_STORAGE_POOL, ERR_NO_STORAGE_VOL, GuestError, SHUTDOWN_ACPI_POWER_BTN,
+    START_PAUSED, UNDEFINE_CHECKPOINTS_METADATA, UNDEFINE_MANAGED_SAVE, UNDEFINE_NVRAM, UNDEFINE_SNAPSHOTS_METADATA,
+    XML_INACTIVE, VirtConnectionError, canonical_machine, domain_state, error_code, interface_addresses,
+    is_libvirt_error, is_local_uri, lookup_domain, open_connection, parse_caps, wait_for_state,
 )
-from ansible.module_utils.virt_conn import (
-    ERR_NO_NETWORK, ERR_NO_STORAGE_POOL, ERR_NO_STORAGE_VOL, VirtConnectionError, error_code, is_libvirt_error,
-    open_connection,
-)
-
-# --------------------------------------------------------------------------- KVM probe
-
-PROBE_EXIT_CODE = (0x2A << 1) | 1      # isa-debug-exit turns the byte 0x2a into QEMU's exit status 85
-PROBE_MARKER = "PLK"                   # printed in 32-bit mode, in long mode, and after the work
-PROBE_TIMEOUT = 10                     # seconds a KVM run may take before it counts as not working
-PROBE_SLACK = 2.0                      # KVM may be this much slower than TCG and still count as working
-PROBE_CACHE = "/var/cache/qemu_guest/kvm-probe.json"
-
-
-def probe_payload(loops=20000000, touch_mib=32):
-    """A multiboot (a.out kludge) image, loaded by QEMU's -kernel at 1 MiB in 32-bit protected mode.
-
-    It prints 'P' on COM1, builds identity page tables (32 x 2 MiB), enables PAE, long mode and
-    paging, jumps to a 64-bit segment and prints 'L', counts ``loops`` down, writes ``touch_mib`` MiB
-    from 4 MiB on, prints 'K' and writes 0x2a to the isa-debug-exit port 0xf4 (QEMU exits 85).
-    On the nested "PVM" KVM of the lab machines, SeaBIOS alone takes seconds and the loop does not end
-    within the timeout, while TCG runs the whole payload in well under a second."""
-    base, hdr = 0x100000, 32
-    c32 = bytearray()
-
-    def i32(*code):
-        c32.extend(code)
-
-    i32(0x66, 0xBA, 0xF8, 0x03, 0xB0, ord("P"), 0xEE)                  # mov dx,0x3f8; mov al,'P'; out dx,al
-    i32(0xBF); c32.extend(struct.pack("<I", 0x10000))                   # mov edi,0x10000 (page tables)
-    i32(0x31, 0xC0, 0xB9); c32.extend(struct.pack("<I", 3 * 1024))      # xor eax,eax; mov ecx,3072
-    i32(0xFC, 0xF3, 0xAB)                                               # cld; rep stosd (zero 3 pages)
-    i32(0xC7, 0x05); c32.extend(struct.pack("<II", 0x10000, 0x11003))   # PML4[0] = PDPT | P | W
-    i32(0xC7, 0x05); c32.extend(struct.pack("<II", 0x11000, 0x12003))   # PDPT[0] = PD | P | W
-    i32(0xBF); c32.extend(struct.pack("<I", 0x12000))                   # mov edi,PD
-    i32(0xB8); c32.extend(struct.pack("<I", 0x83))                      # mov eax, 0 | PS | W | P
-    i32(0xB9); c32.extend(struct.pack("<I", 32))                        # mov ecx,32
-    i32(0x89, 0x07, 0x05); c32.extend(struct.pack("<I", 0x200000))     # 1: mov [edi],eax; add eax,2M
-    i32(0x83, 0xC7, 0x08, 0xE2, 0xF4)                                   # add edi,8; loop 1b
-    i32(0x0F, 0x20, 0xE0, 0x83, 0xC8, 0x20, 0x0F, 0x22, 0xE0)           # cr4 |= PAE
-    i32(0xB8); c32.extend(struct.pack("<I", 0x10000)); i32(0x0F, 0x22, 0xD8)  # cr3 = PML4
-    i32(0xB9); c32.extend(struct.pack("<I", 0xC0000080))                # ecx = EFER
-    i32(0x0F, 0x32, 0x0D); c32.extend(struct.pack("<I", 0x100)); i32(0x0F, 0x30)  # EFER |= LME
-    lgdt_at = len(c32)
-    i32(0x0F, 0x01, 0x15, 0, 0, 0, 0)                                   # lgdt [gdtr]
-    i32(0x0F, 0x20, 0xC0, 0x0D); c32.extend(struct.pack("<I", 0x80000001)); i32(0x0F, 0x22, 0xC0)  # PG | PE
-    jmp_at = len(c32)
-    i32(0xEA, 0, 0, 0, 0, 0x08, 0x00)                                   # jmp far 0x08:long_mode
-    c64 = bytearray()
-
-    def i64(*code):
-        c64.extend(code)
-
-    i64(0x66, 0xBA, 0xF8, 0x03, 0xB0, ord("L"), 0xEE)                   # 'L'
-    i64(0xB9); c64.extend(struct.pack("<I", loops)); i64(0xFF, 0xC9, 0x75, 0xFC)  # mov ecx,N; 1: dec ecx; jnz 1b
-    i64(0xBF); c64.extend(struct.pack("<I", 0x400000))                  # mov edi,4M
-    i64(0xB9); c64.extend(struct.pack("<I", touch_mib * 1024 * 1024 // 8))
-    i64(0xB8); c64.extend(struct.pack("<I", 0x5A5A5A5A)); i64(0xF3, 0x48, 0xAB)  # rep stosq
-    i64(0x66, 0xBA, 0xF8, 0x03, 0xB0, ord("K"), 0xEE, 0xB0, 0x0A, 0xEE)  # 'K\n'
-    i64(0x66, 0xBA, 0xF4, 0x00, 0xB0, 0x2A, 0xEE)                       # out 0xf4, 0x2a: QEMU exits 85
-    i64(0xF4, 0xEB, 0xFD)                                               # hlt; jmp hlt
-    entry = base + hdr
-    gdt_off = (hdr + len(c32) + len(c64) + 7) & ~7
-    gdt = struct.pack("<QQQ", 0, 0x00209A0000000000, 0x0000920000000000)  # null, 64-bit code, data
-    c32[lgdt_at + 3:lgdt_at + 7] = struct.pack("<I", base + gdt_off + len(gdt))
-    c32[jmp_at + 1:jmp_at + 5] = struct.pack("<I", entry + len(c32))
-    magic, flags = 0x1BADB002, 0x00010000
-    header = struct.pack("<8I", magic, flags, (-(magic + flags)) & 0xFFFFFFFF, base, base, 0, 0, entry)
-    image = bytearray(header + c32 + c64)
-    image += b"\0" * (gdt_off - len(image)) + gdt + struct.pack("<HI", len(gdt) - 1, base + gdt_off)
-    return bytes(image)
-
-
-def probe_command(emulator, accel, payload_path, cpu=None, timeout=PROBE_TIMEOUT):
-    cmd = ["timeout", "-k", "2", str(timeout), emulator, "-accel", accel, "-machine", "pc", "-m", "64",
-           "-nodefaults", "-no-user-config", "-display", "none", "-monitor", "none", "-serial", "stdio",
-           "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-kernel", payload_path]
-    if cpu:
-        cmd[7:7] = ["-cpu", cpu]
-    return cmd
-
-
-def run_probe(run_command, emulator, accel, payload_path, cpu=None, timeout=PROBE_TIMEOUT, clock=time.monotonic):
-    """Run the payload once; {"ok", "rc", "elapsed", "output"}."""
-    start = clock()
-    rc, out, err = run_command(probe_command(emulator, accel, payload_path, cpu, timeout))
-    elapsed = round(clock() - start, 3)
-    text = (out or "") + (err or "")
-    return {"ok": rc == PROBE_EXIT_CODE and PROBE_MARKER in (out or ""), "rc": rc, "elapsed": elapsed,
-            "output": text.strip()[-300:]}
-
-
-def decide_kvm(kvm, tcg, timeout=PROBE_TIMEOUT, slack=PROBE_SLACK):
-    """(usable, reason) from a KVM run and a TCG run of the probe payload.
-
-    KVM counts as usable only when its run completes the payload and is not much slower than TCG:
-    a listed-but-broken KVM (nested, emulated, stuck) either never finishes or crawls."""
-    if not kvm["ok"]:
-        if kvm["rc"] in (124, 137):
-            why = "did not finish within %ss" % timeout
-        else:
-            why = "failed (exit %s: %s)" % (kvm["rc"], kvm["output"][-160:] or "no output")
-        ref = " (the same payload under TCG took %.2fs)" % tcg["elapsed"] if tcg and tcg["ok"] else ""
-        return False, "a KVM probe guest %s%s: KVM is not usable here" % (why, ref)
-    if tcg and tcg["ok"]:
-        bound = tcg["elapsed"] + slack
-        if kvm["elapsed"] > bound:
-            return False, ("a KVM probe guest took %.2fs, TCG %.2fs: KVM is listed but far slower than "
-                           "emulation here" % (kvm["elapsed"], tcg["elapsed"]))
-        return True, "a KVM probe guest ran in %.2fs (TCG %.2fs)" % (kvm["elapsed"], tcg["elapsed"])
-    if kvm["elapsed"] > slack + 1.0:
-        return False, "a KVM probe guest took %.2fs and no TCG reference ran: not trusting KVM" % kvm["elapsed"]
-    return True, "a KVM probe guest ran in %.2fs" % kvm["elapsed"]
-
-
-def kvm_timeout(tcg):
-    """How long the KVM run may take: it must not be slower than TCG plus the slack anyway, so waiting
-    longer than that (plus a second) only delays the verdict."""
-    if not tcg["ok"]:
-        return PROBE_TIMEOUT
-    return int(max(3, min(PROBE_TIMEOUT, math.ceil(tcg["elapsed"] + PROBE_SLACK + 1))))
-
-
-def probe_key(kernel_release, qemu_version, emulator, cpu):
-    return "kernel=%s qemu=%s emulator=%s cpu=%s" % (kernel_release, qemu_version, emulator, cpu or "default")
-
-
-class KvmProbe:
-    """Whether KVM really runs guests on this host, decided by ``decide_kvm`` and cached in a JSON file."""
-
-    def __init__(self, run_command, cache_path=PROBE_CACHE, write_cache=True, now=None):
-        self.run_command = run_command
-        self.cache_path = cache_path
-        self.write_cache = write_cache
-        self.now = now or (lambda: datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
-
-    def _load(self):
-        try:
-            with open(self.cache_path) as handle:
-                data = json.load(handle)
-        except (OSError, ValueError):
-            return {}
-        entries = data.get("entries") if isinstance(data, dict) else None
-        return entries if isinstance(entries, dict) else {}
-
-    def _store(self, entries):
-        directory = os.path.dirname(self.cache_path)
-        os.makedirs(directory, mode=0o755, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".kvm-probe.", dir=directory)
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"version": 1, "entries": entries}, handle, indent=2, sort_keys=True)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, self.cache_path)
-
-    def check(self, key, emulator, cpu=None):
-        entries = self._load()
-        if key in entries and isinstance(entries[key], dict) and "usable" in entries[key]:
-            found = dict(entries[key])
-            found["cached"] = True
-            return found
-        fd, payload_path = tempfile.mkstemp(prefix="qemu_guest-probe-", suffix=".bin")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(probe_payload())
-            tcg = run_probe(self.run_command, emulator, "tcg", payload_path)
-            timeout = kvm_timeout(tcg)
-            kvm = run_probe(self.run_command, emulator, "kvm", payload_path, cpu=cpu, timeout=timeout)
-        finally:
-            os.unlink(payload_path)
-        usable, reason = decide_kvm(kvm, tcg, timeout)
-        result = {"usable": usable, "reason": reason, "key": key, "kvm": kvm, "tcg": tcg, "probed_at": self.now()}
-        if self.write_cache:
-            entries[key] = result
-            try:
-                self._store(entries)
-            except OSError:
-                pass     # a cache that cannot be written only costs a probe next time
-        result = dict(result)
-        result["cached"] = False
-        return result
-
-
-def resolve_virt_type(requested, kvm_listed, dev_kvm_usable, probe):
-    """(virt_type, reason). ``probe`` is called only when everything else allows KVM."""
-    if requested in ("kvm", "qemu"):
-        return requested, "virt_type=%s was requested" % requested, None
-    if not kvm_listed:
-        return "qemu", "libvirt lists no kvm domain type for this architecture", None
-    if not dev_kvm_usable:
-        return "qemu", "/dev/kvm is missing or not readable and writable", None
-    result = probe()
-    return ("kvm" if result["usable"] else "qemu"), result["reason"], result
-
 
 # --------------------------------------------------------------------------- states
 
@@ -256,114 +60,6 @@ def plan_state(current, requested):
 FINAL_STATE = {"running": "running", "paused": "paused", "shutdown": "shutoff", "destroyed": "shutoff"}
 
 
-# --------------------------------------------------------------------------- running guest vs config
-
-def _disk_id(disk):
-    return source_key(disk["source"])
-
-
-def pending_changes(cfg, live):
-    """Names of what the persistent config (``cfg``) has and the running guest (``live``) lacks that
-    only a restart brings (both parse_domain results). Device additions/removals that ``live_ops``
-    can apply are not listed."""
-    pending = []
-    for key in ("memory_kib", "vcpus", "virt_type", "machine", "kernel", "initrd", "cmdline",
-                "serial_console", "graphics", "rng", "firmware"):
-        if cfg.get(key) != live.get(key):
-            pending.append(key)
-    if cfg.get("cpu_mode") in ("host-passthrough", "maximum", "custom") and (
-            cfg.get("cpu_mode") != live.get("cpu_mode") or cfg.get("cpu_model") != live.get("cpu_model")):
-        pending.append("cpu")
-    live_disks = {_disk_id(d): d for d in live["all_disks"]}
-    for disk in cfg["all_disks"]:
-        other = live_disks.get(_disk_id(disk))
-        if other is None:
-            continue
-        for key in ("bus", "device", "readonly", "boot_order", "target", "format"):
-            if disk.get(key) != other.get(key):
-                pending.append("disk %s %s" % (source_text(disk["source"]), key))
-    live_nics = {n["mac"]: n for n in live["interfaces"] if n.get("mac")}
-    for nic in cfg["interfaces"]:
-        other = live_nics.get(nic.get("mac"))
-        if other is not None and nic.get("model") != other.get("model"):
-            pending.append("interface %s model" % nic.get("mac"))
-    return pending
-
-
-def _for_attach(el):
-    """A device of the persistent config, without its address: the running guest may have that slot taken."""
-    el = copy.deepcopy(el)
-    for addr in el.findall("address"):
-        el.remove(addr)
-    return el
-
-
-def _with_source(live_el, cfg_el):
-    """The running guest's device with the source (and type) of the configured one, for an update."""
-    el = copy.deepcopy(live_el)
-    el.set("type", cfg_el.get("type"))
-    position = None
-    for i, kid in enumerate(list(el)):
-        if kid.tag == "source":
-            position = i if position is None else position
-            el.remove(kid)
-    src = cfg_el.find("source")
-    if src is not None:
-        el.insert(position if position is not None else 0, copy.deepcopy(src))
-    return el
-
-
-def live_ops(cfg_root, live_root):
-    """Device operations that bring the running guest's devices in line with the persistent config:
-    [(op, description, element)] with op attach (in config only), detach (live only) or update
-    (a cdrom's media, an interface's source)."""
-    ops = []
-    cfg_disks = cfg_root.findall("devices/disk")
-    live_disks = live_root.findall("devices/disk")
-    cfg_parsed = [parse_disk(el) for el in cfg_disks]
-    live_parsed = [parse_disk(el) for el in live_disks]
-    live_keys = {_disk_id(d): i for i, d in enumerate(live_parsed)}
-    cfg_keys = {_disk_id(d): i for i, d in enumerate(cfg_parsed)}
-    unpaired_cfg = [i for i, d in enumerate(cfg_parsed) if _disk_id(d) not in live_keys]
-    unpaired_live = [i for i, d in enumerate(live_parsed) if _disk_id(d) not in cfg_keys]
-    for ci in list(unpaired_cfg):
-        disk = cfg_parsed[ci]
-        if disk["device"] != "cdrom":
-            continue
-        for li in unpaired_live:
-            if live_parsed[li]["device"] == "cdrom" and live_parsed[li]["target"] == disk["target"]:
-                ops.append(("update", "cdrom %s media" % disk["target"], _with_source(live_disks[li], cfg_disks[ci])))
-                unpaired_cfg.remove(ci)
-                unpaired_live.remove(li)
-                break
-    for li in unpaired_live:
-        ops.append(("detach", "disk %s" % source_text(live_parsed[li]["source"]), live_disks[li]))
-    for ci in unpaired_cfg:
-        ops.append(("attach", "disk %s" % source_text(cfg_parsed[ci]["source"]), _for_attach(cfg_disks[ci])))
-    cfg_nics = cfg_root.findall("devices/interface")
-    live_nics = live_root.findall("devices/interface")
-    live_by_mac = {parse_nic(el)["mac"]: el for el in live_nics}
-    cfg_macs = set()
-    for el in cfg_nics:
-        nic = parse_nic(el)
-        cfg_macs.add(nic["mac"])
-        other = live_by_mac.get(nic["mac"])
-        if other is None:
-            ops.append(("attach", "interface %s" % nic["mac"], _for_attach(el)))
-        elif parse_nic(other)["source"] != nic["source"]:
-            ops.append(("update", "interface %s source" % nic["mac"], _with_source(other, el)))
-    for mac, el in live_by_mac.items():
-        if mac not in cfg_macs:
-            ops.append(("detach", "interface %s" % mac, el))
-    return ops
-
-
-def user_view_keys(spec):
-    """The keys of ``view`` output that show fields the user set in ``spec``."""
-    names = {"memory_kib": "memory", "cloud_init": "cloud_init_seed"}
-    return {names.get(key, key) for key in spec if key != "name"}
-
-
 # --------------------------------------------------------------------------- host checks
 
 def bridge_problem(name, sys_class_net="/sys/class/net"):
@@ -375,27 +71,6 @@ def bridge_problem(name, sys_class_net="/sys/class/net"):
     if not os.path.isdir(os.path.join(base, "bridge")):
         return "interface %s exists but is not a Linux bridge (no %s/bridge)" % (name, base)
     return None
-
-
-def parse_caps(caps_xml, arch="x86_64"):
-    """From libvirt's capabilities: emulator, machine aliases, and whether kvm is listed for ``arch``."""
-    root = ET.fromstring(caps_xml)
-    out = {"emulator": None, "machines": {}, "kvm_listed": False}
-    for guest in root.findall("guest"):
-        arch_el = guest.find("arch")
-        if guest.findtext("os_type") != "hvm" or arch_el is None or arch_el.get("name") != arch:
-            continue
-        out["emulator"] = arch_el.findtext("emulator")
-        for machine in arch_el.iter("machine"):
-            name = (machine.text or "").strip()
-            if name:
-                out["machines"][name] = machine.get("canonical") or name
-        out["kvm_listed"] = any(d.get("type") == "kvm" for d in arch_el.findall("domain"))
-    return out
-
-
-def canonical_machine(caps, machine):
-    return caps["machines"].get(machine, machine)
 
 
 # --------------------------------------------------------------------------- the module
@@ -612,8 +287,7 @@ class QemuGuest:
             return KvmProbe(self.module.run_command, self.p["kvm_probe_cache"],
                             write_cache=not self.check).check(key, emulator, cpu)
 
-        dev_ok = os.path.exists("/dev/kvm") and os.access("/dev/kvm", os.R_OK | os.W_OK)
-        return resolve_virt_type(requested, caps["kvm_listed"], dev_ok, probe)
+        return resolve_virt_type(requested, caps["kvm_listed"], kvm_device_usable(), probe)
 
     # ---- have
     def read_have(self, dom):

@@ -20,8 +20,8 @@ import os
 import xml.etree.ElementTree as ET
 
 from ansible.module_utils.qemu_image import QemuImageError, parse_size
-from ansible.module_utils.virt_conn import (DEFAULT_URI, ERR_NO_STORAGE_POOL, ERR_NO_STORAGE_VOL, error_code,
-                                            is_libvirt_error, open_connection)
+from ansible.module_utils.libvirt_common import (DEFAULT_URI, ERR_NO_STORAGE_POOL, ERR_NO_STORAGE_VOL, error_code,
+                                                 is_libvirt_error, open_connection)
 
 POOL_TYPES = ("dir", "fs")
 FS_FORMATS = ("auto", "ext2", "ext3", "ext4", "xfs", "btrfs", "vfat", "iso9660", "udf")

@@ -1,5 +1,6 @@
 """Unit tests for module_utils/domain_xml.py: validation, XML compilation, reading libvirt's XML back,
-diffing on user-set fields only, in-place edits of an existing guest, and the raw-XML comparison.
+diffing on user-set fields only, in-place edits of an existing guest, what a running guest lacks of its
+persistent configuration (and which of it can be applied live), and the raw-XML comparison.
 
 LIBVIRT_INACTIVE is real ``virsh dumpxml --inactive`` output of libvirt 9.0.0 (Debian 12) for a guest
 that qemu_guest defined on the development machine, so the tests see libvirt's filled-in defaults
@@ -15,16 +16,19 @@ from ansible.module_utils.domain_xml import (
     build_spec,
     config_differs,
     default_cdrom_bus,
+    live_ops,
     match_nics,
     memory_text,
     normalize_mac,
     parse_domain,
     parse_memory,
+    pending_changes,
     project,
     seed_path_of,
     skeleton,
     target_name,
     to_text,
+    user_view_keys,
     validate_name,
     view,
     with_new_guest_defaults,
@@ -464,3 +468,68 @@ def test_raw_xml_projection_shows_only_user_elements_in_user_form():
     assert '<memory unit="KiB">65536</memory>' in shown       # differs: libvirt's value
     assert 'machine="pc"' in shown                            # same machine: the user's alias
     assert 'bridge="ostk-tqgbr"' in shown
+
+
+# --------------------------------------------------------------------------- running guest vs config
+
+CFG = """<domain type='qemu'><name>g</name><memory unit='KiB'>131072</memory><vcpu>1</vcpu>
+<os><type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type></os><cpu mode='maximum'/>
+<devices>
+<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/srv/a.qcow2'/>
+<target dev='vda' bus='virtio'/><address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0'/></disk>
+<disk type='file' device='cdrom'><driver name='qemu' type='raw'/><source file='/srv/seed-new.iso'/>
+<target dev='hda' bus='ide'/><readonly/></disk>
+<interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='br-new'/><model type='virtio'/></interface>
+<interface type='bridge'><mac address='52:54:00:00:00:03'/><source bridge='br0'/><model type='virtio'/></interface>
+<serial type='pty'/></devices></domain>"""
+LIVE = """<domain type='qemu' id='3'><name>g</name><memory unit='KiB'>65536</memory><vcpu>1</vcpu>
+<os><type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type></os><cpu mode='maximum'/>
+<devices>
+<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/srv/old.raw' index='2'/>
+<target dev='vda' bus='virtio'/><alias name='virtio-disk0'/><address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0'/></disk>
+<disk type='file' device='cdrom'><driver name='qemu' type='raw'/><source file='/srv/seed-old.iso' index='1'/>
+<target dev='hda' bus='ide'/><readonly/><alias name='ide0-0-0'/></disk>
+<interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='br-old'/><target dev='vnet0'/>
+<model type='virtio'/><alias name='net0'/></interface>
+<interface type='bridge'><mac address='52:54:00:00:00:02'/><source bridge='br0'/><target dev='vnet1'/>
+<model type='virtio'/><alias name='net1'/></interface>
+<serial type='pty'><source path='/dev/pts/3'/></serial></devices></domain>"""
+
+
+def test_live_ops_attach_detach_update():
+    ops = live_ops(ET.fromstring(CFG), ET.fromstring(LIVE))
+    summary = [(op, what) for op, what, _ in ops]
+    assert summary == [
+        ("update", "cdrom hda media"),
+        ("detach", "disk /srv/old.raw"),
+        ("attach", "disk /srv/a.qcow2"),
+        ("update", "interface 52:54:00:00:00:01 source"),
+        ("attach", "interface 52:54:00:00:00:03"),
+        ("detach", "interface 52:54:00:00:00:02"),
+    ]
+    by_what = {what: el for _, what, el in ops}
+    attach = by_what["disk /srv/a.qcow2"]
+    assert attach.find("address") is None, "the live guest may use that slot: libvirt picks one"
+    media = by_what["cdrom hda media"]
+    assert media.find("source").get("file") == "/srv/seed-new.iso" and media.find("alias") is not None
+    nic = by_what["interface 52:54:00:00:00:01 source"]
+    assert nic.find("source").get("bridge") == "br-new" and nic.find("target").get("dev") == "vnet0"
+
+
+def test_no_live_ops_when_in_line():
+    assert live_ops(ET.fromstring(CFG), ET.fromstring(CFG)) == []
+
+
+def test_pending_changes_name_what_needs_a_restart():
+    pending = pending_changes(parse_domain(CFG), parse_domain(LIVE))
+    assert pending == ["memory_kib"]
+    same = pending_changes(parse_domain(CFG), parse_domain(CFG))
+    assert same == []
+    cfg = parse_domain(CFG.replace("<vcpu>1</vcpu>", "<vcpu>2</vcpu>").replace("type='qcow2'", "type='raw'"))
+    live = parse_domain(CFG)
+    assert pending_changes(cfg, live) == ["vcpus", "disk /srv/a.qcow2 format"]
+
+
+def test_diff_keys_are_the_users():
+    spec = {"name": "g", "memory_kib": 1, "disks": [], "cloud_init": {}, "autostart": True, "virt_type": "auto"}
+    assert user_view_keys(spec) == {"memory", "disks", "cloud_init_seed", "autostart", "virt_type"}

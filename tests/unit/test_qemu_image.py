@@ -2,7 +2,6 @@
 argument spec and documentation (library/qemu_image.py). Nothing here runs qemu-img; the
 integration tests in tests/integration/modules/test_qemu_image.py do."""
 import pytest
-import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 import qemu_image as module_file
@@ -363,17 +362,6 @@ def test_argument_spec_accepts_a_plain_create():
     assert result.validated_parameters["state"] == "present"
 
 
-def test_documentation_matches_argument_spec():
-    doc = yaml.safe_load(module_file.DOCUMENTATION)
-    spec = module_file.MODULE_ARGS["argument_spec"]
-    assert set(doc["options"]) == set(spec)
-    for name, option in spec.items():
-        documented = doc["options"][name]
-        assert documented["type"] == option["type"], name
-        assert documented.get("default") == option.get("default"), name
-        assert documented.get("choices") == option.get("choices"), name
-        assert documented.get("required", False) == option.get("required", False), name
-        assert documented.get("aliases") == option.get("aliases"), name
-    yaml.safe_load(module_file.EXAMPLES)
-    returned = yaml.safe_load(module_file.RETURN)
+def test_documentation_matches_argument_spec(documentation_matches_argument_spec):
+    returned = documentation_matches_argument_spec(module_file)
     assert {"commands", "path", "info", "format", "virtual_size", "backing_file"} <= set(returned)

@@ -4,7 +4,6 @@ Nothing here talks to libvirt; tests/integration/modules/test_storage_volume.py 
 import xml.etree.ElementTree as ET
 
 import pytest
-import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 import storage_volume as module_file
@@ -508,16 +507,5 @@ def test_argument_spec_accepts_pool_and_volume_tasks():
     assert not _validate({"pool": "p", "volume": "v", "capacity": "1G", "format": "qcow2"}).error_messages
 
 
-def test_documentation_matches_argument_spec():
-    doc = yaml.safe_load(module_file.DOCUMENTATION)
-    spec = module_file.MODULE_ARGS["argument_spec"]
-    assert set(doc["options"]) == set(spec)
-    for name, option in spec.items():
-        documented = doc["options"][name]
-        assert documented["type"] == option["type"], name
-        assert documented.get("default") == option.get("default"), name
-        assert documented.get("choices") == option.get("choices"), name
-        assert documented.get("required", False) == option.get("required", False), name
-        assert documented.get("aliases") == option.get("aliases"), name
-    yaml.safe_load(module_file.EXAMPLES)
-    assert {"actions", "pool", "volume"} <= set(yaml.safe_load(module_file.RETURN))
+def test_documentation_matches_argument_spec(documentation_matches_argument_spec):
+    assert {"actions", "pool", "volume"} <= set(documentation_matches_argument_spec(module_file))

@@ -17,6 +17,12 @@ QEMU_CONF = "/etc/libvirt/qemu.conf"
 QEMU_CONF_LINES = ["cgroup_controllers = [ ]", "namespaces = [ ]"]
 
 
+def _here(*cmd):
+    """pgrep/pkill of this machine's own processes: the lab's nspawn nodes run their own libvirtd and
+    virtlogd in their PID namespaces, which a plain ``pgrep -x``/``pkill -x`` would see (and kill) too."""
+    return list(cmd) + ["--ns", str(os.getpid()), "--nslist", "pid"]
+
+
 def _virsh_ok():
     if not shutil.which("virsh"):
         return False
@@ -39,11 +45,11 @@ def libvirtd():
     """Ensure a real libvirtd answers on qemu:///system; return the URI."""
     changed = _ensure_qemu_conf()
     if changed and _virsh_ok():
-        subprocess.run(["pkill", "-x", "libvirtd"], check=False)
+        subprocess.run(_here("pkill", "-x", "libvirtd"), check=False)
         time.sleep(2)
+    if subprocess.run(_here("pgrep", "-x", "virtlogd"), capture_output=True).returncode != 0:
+        subprocess.run(["virtlogd", "-d"], check=True)     # libvirtd needs it to start guests
     if not _virsh_ok():
-        if subprocess.run(["pgrep", "-x", "virtlogd"], capture_output=True).returncode != 0:
-            subprocess.run(["virtlogd", "-d"], check=True)
         subprocess.run(["libvirtd", "-d"], check=True)
         for _ in range(60):
             if _virsh_ok():
