@@ -71,7 +71,8 @@ def _check(role, where, value, keys, required):
         if want is list and isinstance(item, str) and key in ("restarts", "groups", "packages", "services", "wait"):
             continue
         if not isinstance(item, want) or (want is not bool and isinstance(item, bool)):
-            _fail(role, "%s.%s" % (where, key), "must be %s, got %r" % (_TYPE_NAMES[want], item))
+            # The value itself is not shown: it could be a password put under the wrong key.
+            _fail(role, "%s.%s" % (where, key), "must be %s, got a %s" % (_TYPE_NAMES[want], type(item).__name__))
 
 
 def _names(value):
@@ -131,7 +132,8 @@ def service_on_host(service, group_names, role="(unknown)"):
         else:
             for j, edit in enumerate(item["lines"]):
                 if not isinstance(edit, dict) or set(edit) - {"regexp", "line"} or "line" not in edit:
-                    _fail(role, "%s.lines[%d]" % (where, j), "must be {regexp, line}, got %r" % (edit,))
+                    _fail(role, "%s.lines[%d]" % (where, j), "must be {regexp, line}, got %s" % (
+                        "keys " + ", ".join(sorted(edit)) if isinstance(edit, dict) else "a " + type(edit).__name__))
                 line_edits.append(dict(common, regexp=edit.get("regexp"), line=edit["line"]))
 
     return {

@@ -129,3 +129,10 @@ def test_the_documented_contract_and_the_check_agree():
         documented = specs[phase]["options"]["openstack_common_service"]["options"]
         assert set(documented) == set(service_contract._TOP_KEYS), phase
         assert {k for k, v in documented.items() if v.get("required")} == set(service_contract._REQUIRED["service"])
+
+
+def test_a_value_under_the_wrong_key_is_not_echoed():
+    svc = {"name": "g", "components": [], "database": "s3cr3t-password"}
+    with pytest.raises(AnsibleFilterError) as err:
+        service_on_host(svc, ["c"], "g")
+    assert "must be a dict, got a str" in str(err.value) and "s3cr3t" not in str(err.value)
