@@ -9,7 +9,7 @@ and in the README ("Where things are configured, and how to add a service").
 
 ``service_on_host(service, group_names, role)`` returns::
 
-    {name, runs_here, packages, services, wait, settle, uwsgi, ini_files, template_files, line_edits}
+    {name, packages, services, wait, settle, uwsgi, ini_files, template_files, line_edits}
 
 - a component belongs to the host when one of its ``groups`` is one of the host's groups;
   ``packages``, ``services``, ``uwsgi`` and ``wait`` are the union of those components';
@@ -138,7 +138,6 @@ def service_on_host(service, group_names, role="(unknown)"):
 
     return {
         "name": service["name"],
-        "runs_here": bool(components),
         "packages": _union(_names(c.get("packages", [])) for c in components),
         "services": services,
         "wait": _union(_names(c.get("wait", [])) for c in components),

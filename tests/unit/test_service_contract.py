@@ -28,7 +28,6 @@ NEUTRON = {
 
 def test_a_compute_node_gets_only_its_components_and_files():
     node = service_on_host(NEUTRON, ["compute"], "neutron")
-    assert node["runs_here"]
     assert node["packages"] == ["neutron-linuxbridge-agent"]
     assert node["services"] == ["neutron-linuxbridge-agent"]
     assert node["uwsgi"] == [] and node["wait"] == []
@@ -51,7 +50,6 @@ def test_a_controller_and_network_node_gets_the_union_in_order():
 
 def test_a_host_outside_every_group_gets_nothing():
     node = service_on_host(NEUTRON, ["storage"], "neutron")
-    assert not node["runs_here"]
     assert node["packages"] == node["services"] == node["ini_files"] == []
 
 
