@@ -9,11 +9,12 @@ and in the README ("Where things are configured, and how to add a service").
 
 ``service_on_host(service, group_names, role)`` returns::
 
-    {name, packages, services, wait, settle, uwsgi, ini_files, template_files, line_edits}
+    {name, packages, services, disabled, wait, settle, uwsgi, ini_files, template_files, line_edits}
 
 - a component belongs to the host when one of its ``groups`` is one of the host's groups;
   ``packages``, ``services``, ``uwsgi`` and ``wait`` are the union of those components';
-  ``settle`` maps the units of a component that sets it to the seconds a restarted unit
+  ``disabled`` are units the packages ship that the cloud does not run (stopped and
+  masked, so they listen nowhere); ``settle`` maps the units of a component that sets it to the seconds a restarted unit
   must stay up (a daemon that fails late, such as an agent that checks its interfaces);
 - a file belongs to the host when one of its ``groups`` does (no ``groups``: every host
   that runs a component of the service); its ``restarts`` are the units that read it,
@@ -31,7 +32,7 @@ _TOP_KEYS = {
 }
 _COMPONENT_KEYS = {
     "name": str, "groups": list, "packages": list, "services": list, "uwsgi": list, "wait": list,
-    "settle": (int, str),
+    "settle": (int, str), "disabled": list,
 }
 _FILE_KEYS = {
     "path": str, "groups": list, "content": dict, "template": str, "lines": list, "restarts": list,
@@ -140,6 +141,7 @@ def service_on_host(service, group_names, role="(unknown)"):
         "name": service["name"],
         "packages": _union(_names(c.get("packages", [])) for c in components),
         "services": services,
+        "disabled": [u for u in _union(_names(c.get("disabled", [])) for c in components) if u not in services],
         "wait": _union(_names(c.get("wait", [])) for c in components),
         "settle": {u: int(c["settle"]) for c in components if "settle" in c for u in _names(c.get("services", []))},
         "uwsgi": uwsgi,

@@ -134,3 +134,14 @@ def test_a_value_under_the_wrong_key_is_not_echoed():
     with pytest.raises(AnsibleFilterError) as err:
         service_on_host(svc, ["c"], "g")
     assert "must be a dict, got a str" in str(err.value) and "s3cr3t" not in str(err.value)
+
+
+def test_disabled_units_belong_to_the_host_of_their_component_unless_another_runs_them():
+    svc = {"name": "nova", "components": [
+        {"name": "api", "groups": ["controller"], "services": ["nova-novncproxy"],
+         "disabled": ["nova-spicehtml5proxy", "nova-serialproxy"]},
+        {"name": "serial", "groups": ["serial"], "services": ["nova-serialproxy"]}]}
+    assert service_on_host(svc, ["controller"], "nova")["disabled"] == ["nova-spicehtml5proxy", "nova-serialproxy"]
+    # a host that runs a unit never masks it, whatever another component says
+    assert service_on_host(svc, ["controller", "serial"], "nova")["disabled"] == ["nova-spicehtml5proxy"]
+    assert service_on_host(svc, ["compute"], "nova")["disabled"] == []
