@@ -6,6 +6,7 @@ read it, and testinfra inspects both nodes
 import json
 import os
 import re
+import sys
 import time
 
 import pytest
@@ -14,6 +15,9 @@ import yaml
 
 from ansible_runner import REPO, run_playbook
 from node_memory import PeakSampler
+
+sys.path.insert(0, os.path.join(REPO, "bench"))
+import bench_api_load  # noqa: E402  (bench/bench_api_load.py)
 
 INVENTORY = os.path.join(REPO, "inventory", "lab", "hosts.yml")
 SECRETS = os.path.expanduser("~/.config/ostack/secrets.yml")
@@ -76,6 +80,17 @@ def test_verify_boots_and_reaches_an_instance(cloud):
     assert ssh and ssh.get("rc") == 0 and "192.168.100." in ssh.get("stdout", ""), ssh
     ping = verify.result("cloud_verify : Ping the floating IP from this machine")
     assert ping and ping.get("rc") == 0, ping
+
+
+def test_apis_take_concurrent_clients(cloud):
+    """Four clients per API at once, each doing three rounds of list, create and delete
+    (bench/bench_api_load.py): no error, no timeout. Debian's 32 uwsgi threads in the
+    eventlet-patched neutron-api failed this with every request timing out."""
+    results = bench_api_load.run(clients=4, rounds=3, deadline=300)
+    lines = bench_api_load.report(results, 4, 3)
+    record(api_load=lines)
+    assert all(not r["errors"] and not r["timeouts"] for r in results.values()), "\n".join(lines)
+    assert all(r["requests"] > 0 for r in results.values()), "\n".join(lines)
 
 
 def test_second_run_changes_nothing(cloud):
@@ -213,3 +228,39 @@ def test_identity_service_works_for_admin_and_demo(cloud):
         exports = " ".join(f"{k}='{v}'" for k, v in env.items())
         out = json.loads(ctl.check_output(f"env {exports} openstack token issue -f json"))
         assert out["project_id"], project
+
+
+# ------------------------------------------------------------------ listening sockets
+LISTENING = os.path.join(os.path.dirname(os.path.abspath(__file__)), "listening.yml")
+
+
+def listening_sockets(host):
+    """{(proto, address, port)} of the host's listening TCP and UDP sockets (root namespace)."""
+    found = set()
+    for line in host.check_output("ss -Hlntu").splitlines():
+        fields = line.split()
+        address, _, port = fields[4].rpartition(":")
+        address = address.strip("[]").split("%")[0]
+        found.add((fields[0], "0.0.0.0" if address == "*" else address, int(port)))
+    return found
+
+
+def test_every_listening_socket_is_on_the_allowlist(cloud):
+    with open(LISTENING) as f:
+        allow = yaml.safe_load(f)
+    nodes = {"controller": ("controller", CTL), "compute1": ("compute", CMP)}
+    unexpected, missing = {}, {}
+    for name, (group, mgmt) in nodes.items():
+        entries = []
+        for e in allow[group]:
+            low, _, high = str(e["port"]).partition("-")
+            entries.append((e["proto"], e["address"].replace("{mgmt}", mgmt), int(low), int(high or low),
+                            e.get("required", False)))
+        sockets = listening_sockets(node(name))
+        unexpected[name] = sorted(s for s in sockets
+                                  if not any(s[0] == p and s[1] == a and lo <= s[2] <= hi for p, a, lo, hi, _ in entries))
+        missing[name] = sorted((p, a, lo) for p, a, lo, hi, req in entries if req and not any(
+            s[0] == p and s[1] == a and lo <= s[2] <= hi for s in sockets))
+    assert unexpected == {"controller": [], "compute1": []}, (
+        "listening, but not in tests/e2e/listening.yml: %s" % unexpected)
+    assert missing == {"controller": [], "compute1": []}, "required but not listening: %s" % missing

@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""Concurrent clients against the deployed cloud's APIs: a mix of list, create and delete.
+
+    .venv/bin/python bench/bench_api_load.py [--clients 4] [--rounds 6] [--out bench/results/api-load.txt]
+
+For each API (identity, image, placement, compute, network) it runs --clients threads at
+once, each with its own session as the demo user (the admin for placement), each doing
+--rounds rounds of that API's mix (below). Every request has a 30 s timeout; the whole run
+stops at --deadline seconds. It prints, per API, the requests, errors, timeouts and the
+p50/p95/max latency, and exits 1 on any error or timeout. tests/e2e/test_deploy.py runs it
+after verify.yml. Traffic: only the cloud's API addresses from the clouds.yaml the
+deploy wrote (the lab's management network).
+
+The mixes (every object it creates is named load-<run>-..., and deleted in the same round):
+  identity   issue a new token, list the user's projects, read the token's own project
+  image      list images, create an image record (no data), show it, delete it
+  placement  list resource providers, list the usages of the first one
+  compute    list servers, list flavors, create a keypair, delete it
+  network    list networks, ports, routers and security groups; create a network with a
+             subnet and a port, delete all three (the DHCP agent serves each new subnet)
+"""
+import argparse
+import logging
+import os
+import re
+import statistics
+import sys
+import threading
+import time
+import uuid
+
+import openstack
+import yaml
+
+CLOUDS = os.path.expanduser("~/.config/ostack/clouds.yaml")
+TIMEOUT = 30
+PORTS = {"5000": "identity", "9292": "image", "8778": "placement", "8774": "compute", "9696": "network"}
+
+
+class RetryCounter(logging.Handler):
+    """Counts keystoneauth's "Unable to establish connection ... Retrying" warnings per API:
+    requests that succeeded only on the client's automatic retry (reported, not hidden)."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.counts = {}
+
+    def emit(self, record):
+        message = record.getMessage()
+        if "Retrying" in message:
+            m = re.search(r"https?://[^/:]+:(\d+)", message)
+            api = PORTS.get(m.group(1), "other") if m else "other"
+            self.counts[api] = self.counts.get(api, 0) + 1
+
+
+def connect(cloud):
+    with open(CLOUDS, encoding="utf-8") as handle:
+        conf = yaml.safe_load(handle)["clouds"][cloud]
+    return openstack.connect(auth_type="password", auth=conf["auth"], region_name=conf.get("region_name"),
+                             load_yaml_config=False, load_envvars=False, api_timeout=TIMEOUT)
+
+
+def identity(conn, tag):
+    conn.session.invalidate()
+    conn.session.get_token()
+    yield "token"
+    list(conn.identity.user_projects(conn.current_user_id))
+    yield "list own projects"
+    conn.identity.get_project(conn.current_project_id)
+    yield "show own project"
+
+
+def image(conn, tag):
+    list(conn.image.images(limit=25))
+    yield "list images"
+    img = conn.image.create_image(name="load-%s" % tag, disk_format="raw", container_format="bare",
+                                  visibility="private", allow_duplicates=True)
+    yield "create image"
+    try:
+        conn.image.get_image(img.id)
+        yield "show image"
+    finally:
+        conn.image.delete_image(img.id, ignore_missing=False)
+    yield "delete image"
+
+
+def placement(conn, tag):
+    providers = list(conn.placement.resource_providers())
+    yield "list providers"
+    if providers:
+        conn.placement.get("/resource_providers/%s/usages" % providers[0].id, microversion="1.9").raise_for_status()
+        yield "provider usages"
+
+
+def compute(conn, tag):
+    list(conn.compute.servers())
+    yield "list servers"
+    list(conn.compute.flavors())
+    yield "list flavors"
+    key = conn.compute.create_keypair(name="load-%s" % tag)
+    yield "create keypair"
+    conn.compute.delete_keypair(key, ignore_missing=False)
+    yield "delete keypair"
+
+
+def network(conn, tag):
+    for what in ("networks", "ports", "routers", "security_groups"):
+        list(getattr(conn.network, what)())
+        yield "list " + what
+    net = conn.network.create_network(name="load-%s" % tag)
+    yield "create network"
+    try:
+        # Each client's network is its own, so the same small range does for all of them.
+        subnet = conn.network.create_subnet(network_id=net.id, name="load-%s" % tag, ip_version=4,
+                                            cidr="10.254.0.0/28", enable_dhcp=True)
+        yield "create subnet"
+        port = conn.network.create_port(network_id=net.id, name="load-%s" % tag)
+        yield "create port"
+        conn.network.delete_port(port, ignore_missing=False)
+        yield "delete port"
+        conn.network.delete_subnet(subnet, ignore_missing=False)
+        yield "delete subnet"
+    finally:
+        conn.network.delete_network(net, ignore_missing=True)
+    yield "delete network"
+
+
+MIXES = {"identity": (identity, "ostack-demo"), "image": (image, "ostack-demo"),
+         "placement": (placement, "ostack-admin"), "compute": (compute, "ostack-demo"),
+         "network": (network, "ostack-demo")}
+
+
+def run(clients=4, rounds=6, deadline=300.0, apis=None):
+    """{api: {"latencies": [s], "errors": [str], "timeouts": int, "requests": int}}"""
+    run_id = uuid.uuid4().hex[:8]
+    retries = RetryCounter()
+    logging.getLogger("keystoneauth").addHandler(retries)
+    logging.getLogger("keystoneauth").propagate = False
+    stop_at = time.monotonic() + deadline
+    results = {api: {"latencies": [], "errors": [], "timeouts": 0, "requests": 0} for api in (apis or MIXES)}
+    lock = threading.Lock()
+
+    def client(api, number):
+        mix, cloud = MIXES[api]
+        try:
+            conn = connect(cloud)
+        except Exception as err:  # noqa: BLE001 - every failure is a finding
+            with lock:
+                results[api]["errors"].append("connect: %s" % err)
+            return
+        for r in range(rounds):
+            if time.monotonic() > stop_at:
+                with lock:
+                    results[api]["errors"].append("client %d: deadline reached at round %d" % (number, r))
+                return
+            tag = "%s-%s-%d-%d" % (run_id, api, number, r)
+            steps = mix(conn, tag)
+            while True:
+                start = time.monotonic()
+                try:
+                    step = next(steps)
+                except StopIteration:
+                    break
+                except Exception as err:  # noqa: BLE001
+                    took = time.monotonic() - start
+                    text = "%s: %s" % (type(err).__name__, str(err).splitlines()[0][:200] if str(err) else "")
+                    with lock:
+                        results[api]["requests"] += 1
+                        if took >= TIMEOUT or "timed out" in text.lower() or "Timeout" in type(err).__name__:
+                            results[api]["timeouts"] += 1
+                        results[api]["errors"].append(text)
+                    break
+                with lock:
+                    results[api]["requests"] += 1
+                    results[api]["latencies"].append(time.monotonic() - start)
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(api, n), daemon=True)
+               for api in results for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(max(0.0, stop_at - time.monotonic()) + TIMEOUT)
+    for api in results:
+        if any(t.is_alive() for t in threads):
+            results[api]["errors"].append("a client was still running after the deadline")
+            break
+    logging.getLogger("keystoneauth").removeHandler(retries)
+    for api in results:
+        results[api]["retried"] = retries.counts.get(api, 0)
+    return results
+
+
+def report(results, clients, rounds):
+    lines = ["%-10s %8s %7s %8s %8s %8s %8s %8s" % ("api", "requests", "errors", "timeouts", "retried", "p50 s",
+                                                   "p95 s", "max s")]
+    for api, res in results.items():
+        lat = sorted(res["latencies"]) or [0.0]
+        p95 = lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]
+        lines.append("%-10s %8d %7d %8d %8d %8.2f %8.2f %8.2f" % (
+            api, res["requests"], len(res["errors"]), res["timeouts"], res.get("retried", 0),
+            statistics.median(lat), p95, lat[-1]))
+    lines.append("(%d concurrent clients per API, %d rounds each, all APIs at once; retried: requests that"
+                 " went through only on the client's automatic reconnect)" % (clients, rounds))
+    for api, res in results.items():
+        for err in res["errors"][:5]:
+            lines.append("error %s: %s" % (api, err))
+    return lines
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--deadline", type=float, default=300.0)
+    parser.add_argument("--out", help="append the report to this file")
+    args = parser.parse_args()
+    if not 1 <= args.clients <= 16 or not 1 <= args.rounds <= 50:
+        sys.exit("bench_api_load: --clients must be 1-16 and --rounds 1-50 (a bounded load, not a flood)")
+    start = time.monotonic()
+    results = run(args.clients, args.rounds, args.deadline)
+    lines = ["# %s, %d s, command: .venv/bin/python bench/bench_api_load.py --clients %d --rounds %d"
+             % (time.strftime("%Y-%m-%d %H:%M:%S"), time.monotonic() - start, args.clients, args.rounds)]
+    lines += report(results, args.clients, args.rounds)
+    print("\n".join(lines))
+    if args.out:
+        with open(args.out, "a", encoding="utf-8") as handle:
+            handle.write("\n" + "\n".join(lines) + "\n")
+    sys.exit(1 if any(r["errors"] or r["timeouts"] for r in results.values()) else 0)
+
+
+if __name__ == "__main__":
+    main()
