@@ -9,8 +9,19 @@ PLAYBOOK := ansible-playbook
 # Extra ansible-playbook arguments, e.g. make lab ARGS="-e lab_compute_count=2"
 ARGS ?=
 PYTEST := pytest
+# Run history (ARA), off by default: `make site ARA=1` records the run in
+# ~/.cache/ostack/ara/ (bootstrap installs requirements-ara.txt first); `make ara-report`
+# writes it out as static HTML. Recursive (=) so the callback path is looked up when a
+# recipe runs, after bootstrap has installed ara.
+ARA ?= 0
+export ARA
+ifeq ($(ARA),1)
+export ARA_API_CLIENT = offline
+export ARA_BASE_DIR = $(HOME)/.cache/ostack/ara
+export ANSIBLE_CALLBACK_PLUGINS = $(CURDIR)/callback_plugins:$(firstword $(wildcard $(VENV)/lib/python3*/site-packages/ara/plugins/callback))
+endif
 
-.PHONY: cloud site verify bootstrap lab lab-destroy test lint unit integration
+.PHONY: cloud site verify bootstrap lab lab-destroy test lint unit integration ara-report
 
 cloud: bootstrap lab site verify
 
@@ -43,3 +54,9 @@ unit: bootstrap
 
 integration: bootstrap
 	$(PYTEST) -v -p no:cacheprovider tests/integration
+
+# The runs ARA recorded (make ... ARA=1), as static HTML to open in a browser.
+ara-report:
+	ARA=1 bash bootstrap/bootstrap.sh
+	ARA_API_CLIENT=offline ARA_BASE_DIR=$(HOME)/.cache/ostack/ara $(VENV)/bin/ara-manage generate $(HOME)/.cache/ostack/ara-report
+	@echo "open $(HOME)/.cache/ostack/ara-report/index.html"

@@ -42,3 +42,9 @@ if [ ! -x .venv/bin/ansible-playbook ] || [ "$(cat "$stamp" 2>/dev/null)" != "$w
 else
     echo "bootstrap: .venv up to date"
 fi
+
+# Optional run history (make ... ARA=1): ara into the same venv, once.
+if [ "${ARA:-0}" = "1" ] && [ ! -x .venv/bin/ara-manage ]; then
+    echo "bootstrap: installing ARA (requirements-ara.txt) for the run history"
+    .venv/bin/pip install -q -r requirements-ara.txt
+fi
