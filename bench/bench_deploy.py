@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Deploy times against their floor, measured in one run on the embedded lab.
 
-    .venv/bin/python bench/bench_deploy.py [--out bench/results/deploy-bench.txt] [--keep-floor]
+    .venv/bin/python bench/bench_deploy.py [--out bench/results/deploy-bench.txt] [--redeploy]
 
 Steps, each a real run on this machine:
   1. fresh lab nodes (lab-destroy.yml, lab.yml), then each node's `apt-mark showmanual`;
@@ -13,8 +13,8 @@ Steps, each a real run on this machine:
      whose time is the sum of the "Run the migrations" tasks of step 2's cold run
      (they cannot run without the config the roles write);
   5. the ratios: cold / floor, and idle and check against their goals.
-Unless --keep-floor, it ends with a fresh lab and a cold `site.yml`, so a deployed cloud
-is left up (that last run is not counted). Traffic: the lab's nodes, and the apt cache on
+It leaves the floor's nodes up; with --redeploy it then builds fresh nodes and deploys the
+cloud again, after the figures are written (that run is not counted). Traffic: the lab's nodes, and the apt cache on
 this host, which reaches Debian's registry.
 """
 import argparse
@@ -100,8 +100,8 @@ def floor_install(sets):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join(REPO, "bench", "results", "deploy-bench.txt"))
-    parser.add_argument("--keep-floor", action="store_true",
-                        help="leave the floor's nodes up instead of deploying the cloud again at the end")
+    parser.add_argument("--redeploy", action="store_true",
+                        help="after the figures, build fresh nodes and deploy the cloud again (not timed)")
     args = parser.parse_args()
 
     lab = fresh_lab()
@@ -119,9 +119,6 @@ def main():
     install = floor_install(sets)
     migrations = migration_seconds(cold_out)
     floor = install + migrations
-    if not args.keep_floor:
-        fresh_lab()
-        playbook("site.yml")
 
     roles = sorted(role_times(cold_out).items(), key=lambda kv: -kv[1])[:8]
     ratio = cold / floor
@@ -145,6 +142,9 @@ def main():
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "a", encoding="utf-8") as handle:
         handle.write("\n" + text)
+    if args.redeploy:
+        fresh_lab()
+        playbook("site.yml")
 
 
 if __name__ == "__main__":
