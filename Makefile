@@ -10,15 +10,12 @@ PLAYBOOK := ansible-playbook
 ARGS ?=
 PYTEST := pytest
 # Run history (ARA), off by default: `make site ARA=1` records the run in
-# ~/.cache/ostack/ara/ (bootstrap installs requirements-ara.txt first); `make ara-report`
-# writes it out as static HTML. Recursive (=) so the callback path is looked up when a
-# recipe runs, after bootstrap has installed ara.
+# ~/.cache/ostack/ara/ (bootstrap installs requirements-ara.txt first, and
+# bootstrap/with-ara.sh adds ARA's callback); `make ara-report` writes it out as HTML.
 ARA ?= 0
 export ARA
 ifeq ($(ARA),1)
-export ARA_API_CLIENT = offline
-export ARA_BASE_DIR = $(HOME)/.cache/ostack/ara
-export ANSIBLE_CALLBACK_PLUGINS = $(CURDIR)/callback_plugins:$(firstword $(wildcard $(VENV)/lib/python3*/site-packages/ara/plugins/callback))
+PLAYBOOK := bash bootstrap/with-ara.sh ansible-playbook
 endif
 
 .PHONY: cloud site verify bootstrap lab lab-destroy test lint unit integration ara-report
