@@ -14,6 +14,10 @@ PYTEST := pytest
 # bootstrap/with-ara.sh adds ARA's callback); `make ara-report` writes it out as HTML.
 ARA ?= 0
 export ARA
+# Mitogen, opt-in (see ansible.cfg and README "Performance"): make site MITOGEN=1.
+ifeq ($(MITOGEN),1)
+export ANSIBLE_STRATEGY = mitogen_linear
+endif
 ifeq ($(ARA),1)
 PLAYBOOK := bash bootstrap/with-ara.sh ansible-playbook
 endif

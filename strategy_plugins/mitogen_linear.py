@@ -1,8 +1,8 @@
 """Ansible's linear strategy over Mitogen's connection layer (mitogen on PyPI, pinned in
 requirements.txt): one persistent Python interpreter per host instead of one per task.
 
-ansible.cfg makes it the default (`strategy = mitogen_linear`); `ANSIBLE_STRATEGY=linear`
-turns it off for one run, with no other change. Mitogen ships the same plugin in its own
+Opt-in: `ANSIBLE_STRATEGY=mitogen_linear` (or `make ... MITOGEN=1`); ansible.cfg points
+strategy_plugins here. Mitogen ships the same plugin in its own
 package directory; this file only makes it reachable through the repo's strategy_plugins
 path, whatever the virtualenv's Python version.
 """
