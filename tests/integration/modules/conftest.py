@@ -2,13 +2,30 @@
 
 The machine that runs the tests has no systemd as PID 1, so libvirtd is started here as a
 daemon when nothing answers on its socket. It is left running for later tests in the session.
+This directory is put on sys.path for module_runs.py (the module tasks that the tests share).
+
+/dev/kvm on these machines is 0600 root:root (no udev to make it Debian's 0660 root:kvm). libvirt's QEMU
+probe (run as root) then records KVM, while its cache check finds /dev/kvm unusable for its qemu user
+(libvirt-qemu), so it throws its capabilities cache away and probes both emulators again (seconds each
+under TCG) on nearly every call: libvirtd's debug log says "KVM was enabled when probing
+'/usr/bin/qemu-system-x86_64', but it is not available now", a getCapabilities took 8 s and a define 40 s,
+and that was most of this layer's time. So libvirtd is started in a mount namespace of its own in which
+/dev/kvm is the same device as Debian's 0660 root:kvm: nothing outside that namespace changes (the host's
+/dev, the lab's nodes), and libvirt sees what it sees on a Debian host with udev (kvm listed, guests run as
+libvirt-qemu; the tests' guests are TCG guests either way).
 """
+import grp
 import os
 import shutil
 import subprocess
+import sys
 import time
 
 import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
 
 LIBVIRT_SOCK = "/var/run/libvirt/libvirt-sock"
 QEMU_CONF = "/etc/libvirt/qemu.conf"
@@ -30,6 +47,46 @@ def _virsh_ok():
                           capture_output=True, timeout=30).returncode == 0
 
 
+KVM = "/dev/kvm"
+KVM_NODE_DIR = "/run/ostk-test-libvirtd"      # a tmpfs inside libvirtd's mount namespace holds its /dev/kvm
+
+
+def _kvm_group_node_needed():
+    """Whether /dev/kvm exists but is not Debian's 0660 root:kvm."""
+    try:
+        st = os.stat(KVM)
+        kvm_gid = grp.getgrnam("kvm").gr_gid
+    except (OSError, KeyError):
+        return False
+    return not (st.st_gid == kvm_gid and st.st_mode & 0o060 == 0o060)
+
+
+def _has_kvm_group_node(pid):
+    """Whether the libvirtd ``pid`` runs in a mount namespace with its own /dev/kvm (see the docstring)."""
+    try:
+        with open("/proc/%d/mountinfo" % pid) as f:
+            return any(line.split()[4] == KVM for line in f)
+    except OSError:
+        return False
+
+
+def _libvirtd_pids():
+    out = subprocess.run(_here("pgrep", "-x", "libvirtd"), capture_output=True, text=True).stdout
+    return [int(pid) for pid in out.split()]
+
+
+def _start_libvirtd():
+    if not _kvm_group_node_needed():
+        subprocess.run(["libvirtd", "-d"], check=True)
+        return
+    rdev = os.stat(KVM).st_rdev
+    os.makedirs(KVM_NODE_DIR, exist_ok=True)
+    script = ('mount -t tmpfs -o size=16k,mode=0755 ostk-test-kvm "$1"; mknod -m 0660 "$1/kvm" c "$2" "$3"; '
+              'chgrp kvm "$1/kvm"; mount --bind "$1/kvm" /dev/kvm; exec libvirtd -d')
+    subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-ec", script, "sh", KVM_NODE_DIR,
+                    str(os.major(rdev)), str(os.minor(rdev))], check=True)
+
+
 def _ensure_qemu_conf():
     with open(QEMU_CONF) as f:
         text = f.read()
@@ -44,13 +101,18 @@ def _ensure_qemu_conf():
 def libvirtd():
     """Ensure a real libvirtd answers on qemu:///system; return the URI."""
     changed = _ensure_qemu_conf()
-    if changed and _virsh_ok():
+    if _kvm_group_node_needed() and not all(_has_kvm_group_node(pid) for pid in _libvirtd_pids()):
+        changed = True      # a libvirtd started without its own /dev/kvm (by hand, or by an older run)
+    if changed and _libvirtd_pids():
         subprocess.run(_here("pkill", "-x", "libvirtd"), check=False)
-        time.sleep(2)
+        for _ in range(60):
+            if not _libvirtd_pids():
+                break
+            time.sleep(0.5)
     if subprocess.run(_here("pgrep", "-x", "virtlogd"), capture_output=True).returncode != 0:
         subprocess.run(["virtlogd", "-d"], check=True)     # libvirtd needs it to start guests
     if not _virsh_ok():
-        subprocess.run(["libvirtd", "-d"], check=True)
+        _start_libvirtd()
         for _ in range(60):
             if _virsh_ok():
                 break

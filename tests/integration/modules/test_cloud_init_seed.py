@@ -1,8 +1,8 @@
 """Integration tests of library/cloud_init_seed.py: real ansible-playbook runs on this machine, real
 ISO files, read back with isoinfo (genisoimage's companion) and by reading the volume descriptor.
 
-Every state change runs check -> real -> check (changed / changed / unchanged). Files live under
-pytest's tmp_path.
+Every state change runs check -> real -> check (changed / changed / unchanged), in one ansible-playbook
+run (module_runs.py). Files live under pytest's tmp_path.
 """
 import hashlib
 import json
@@ -13,15 +13,14 @@ import time
 
 import pytest
 
-from ansible_runner import ModuleTask
+from module_runs import OneRunModuleTask
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-INVENTORY = os.path.join(HERE, "inventory.ini")
 APPLY = os.path.join(HERE, "playbooks", "qemu_guest_cloud_init_seed.yml")
 ISOINFO = shutil.which("isoinfo")
 
 
-SEED = ModuleTask(APPLY, "Apply cloud_init_seed", "seed_args", INVENTORY)
+SEED = OneRunModuleTask("cloud_init_seed", APPLY, "seed_args")
 apply, converge = SEED.apply, SEED.converge
 
 

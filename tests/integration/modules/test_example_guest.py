@@ -18,7 +18,8 @@ import time
 
 import pytest
 
-from ansible_runner import ModuleTask, run_playbook
+from ansible_runner import run_playbook
+from module_runs import OneRunModuleTask
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
@@ -31,7 +32,7 @@ GUEST = "ostk-test-example"
 BRIDGE = "ostk-ex-t0"
 ADDRESS = "192.168.250.10"
 BASE_PACKAGES = "systemd,systemd-sysv,openssh-server,python3,iproute2,udev,dbus"
-QEMU_GUEST = ModuleTask(APPLY, "Apply qemu_guest", "qemu_guest_args", INVENTORY)
+QEMU_GUEST = OneRunModuleTask("qemu_guest", APPLY, "qemu_guest_args")
 
 
 def base_root():

@@ -3,7 +3,9 @@
 Every bridge lives in a network namespace made by the ``netns`` fixture (conftest.py) and dies
 with it; the module reaches it through its ``netns`` option (``ip -n NS ...``). Each state change
 runs check -> real -> check (changed / changed / unchanged), and the kernel state is then read
-back here with ``ip -n NS -j ...``, independently of the module's own parsing.
+back here with ``ip -n NS -j ...``, independently of the module's own parsing. The three runs are
+one ansible-playbook run (playbooks/linux_bridge_converge.yml, which also reads the kernel state
+right after the check run): starting ansible-playbook is most of what a run costs.
 """
 import json
 import os
@@ -15,6 +17,7 @@ from ansible_runner import run_playbook
 
 PLAYBOOKS = "tests/integration/modules/playbooks"
 APPLY = f"{PLAYBOOKS}/linux_bridge_apply.yml"
+CONVERGE = f"{PLAYBOOKS}/linux_bridge_converge.yml"
 LAB = f"{PLAYBOOKS}/linux_bridge_lab.yml"
 INVENTORY = "tests/integration/modules/inventory.ini"
 TASK = "Manage the bridge"
@@ -46,8 +49,12 @@ def veth(ns, name, up=False):
 
 def kernel(ns):
     """{ifname: facts} of the namespace, reduced to what the module manages (no timers, no link-local)."""
-    links = ip_json(ns, "-d", "link", "show")
-    addrs = {e["ifname"]: e.get("addr_info", []) for e in ip_json(ns, "addr", "show")}
+    return kernel_state(ip_json(ns, "-d", "link", "show"), ip_json(ns, "addr", "show"))
+
+
+def kernel_state(links, addr_entries):
+    """kernel() from the output of ``ip -j -d link show`` and ``ip -j addr show``."""
+    addrs = {e["ifname"]: e.get("addr_info", []) for e in addr_entries}
     state = {}
     for link in links:
         info = link.get("linkinfo", {})
@@ -72,11 +79,11 @@ def ports_of(ns, bridge):
 
 # --------------------------------------------------------------------------- module side
 
-def apply(ns, check=False, diff=True, **params):
+def apply(ns, check=False, diff=True, playbook=APPLY, **params):
     """Run the apply playbook once with lb_<param> extra vars; netns defaults to the test namespace."""
     extra = {f"lb_{key}": value for key, value in params.items()}
     extra.setdefault("lb_netns", ns)
-    return play(APPLY, check=check, diff=diff, extra_vars=extra)
+    return play(playbook, check=check, diff=diff, extra_vars=extra)
 
 
 def task_result(run):
@@ -85,24 +92,26 @@ def task_result(run):
 
 
 def converge(ns, **params):
-    """check -> real -> check: changed / changed / unchanged, check mode truthful and harmless."""
+    """check -> real -> check: changed / changed / unchanged, check mode truthful and harmless.
+    One ansible-playbook run (CONVERGE), which reads the kernel state right after the check run."""
     before = kernel(ns)
-    check_run = apply(ns, check=True, **params)
-    predicted = task_result(check_run)
-    assert check_run.rc == 0 and predicted["changed"] is True, (check_run, predicted)
-    assert kernel(ns) == before, "check mode changed the kernel state"
+    run = apply(ns, playbook=CONVERGE, **params)
+    assert run.data is not None, run
+    steps = [res for _, name, res in run.tasks() if name == TASK]
+    assert run.rc == 0 and len(steps) == 3, (run, steps)
+    predicted, real, again = steps
+    assert predicted["changed"] is True, predicted
+    after_check = kernel_state(*(json.loads(run.result(name)["stdout"] or "[]") for name in
+                                 ("Read the links after the check run", "Read the addresses after the check run")))
+    assert after_check == before, "check mode changed the kernel state"
 
-    real_run = apply(ns, **params)
-    real = task_result(real_run)
-    assert real_run.rc == 0 and real["changed"] is True, (real_run, real)
+    assert real["changed"] is True, real
     assert real["commands"] == predicted["commands"]
     assert real["diff"] == predicted["diff"]
     # operstate is the one thing check mode cannot know (carrier, STP timers).
     assert _without_operstate(real["bridge"]) == _without_operstate(predicted["bridge"])
 
-    again_run = apply(ns, check=True, **params)
-    again = task_result(again_run)
-    assert again_run.rc == 0 and again["changed"] is False and again["commands"] == [], (again_run, again)
+    assert again["changed"] is False and again["commands"] == [], again
     return predicted, real
 
 

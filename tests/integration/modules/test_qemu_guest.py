@@ -7,6 +7,12 @@ state in well under a second; the graceful ACPI shutdown of a real OS is exercis
 test_example_guest.py. Every state change runs check -> real -> check (changed / changed /
 unchanged) and is then verified with virsh, independently of the module's own reading. All guests
 are named ostk-test-qg-*, and every guest, file and bridge a test makes is removed afterwards.
+
+What a test costs is mostly ansible-playbook starts, not guests, so (module_runs.py): check -> real ->
+check runs in one ansible-playbook start, and the failures of test_clear_failures_and_nothing_is_created
+run in one. Each test has a guest of its own, except the tests of a running guest that leave its
+definition alone (a failed update, a shutdown without an OS to answer it): they share one running guest,
+made by the module once for this file (``running_guest``, at the end of the file).
 """
 import json
 import os
@@ -16,10 +22,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ansible_runner import ModuleTask
+from module_runs import OneRunModuleTask
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-INVENTORY = os.path.join(HERE, "inventory.ini")
 APPLY = os.path.join(HERE, "playbooks", "qemu_guest_apply.yml")
 URI = "qemu:///system"
 NVRAM_DIR = "/var/lib/libvirt/qemu/nvram"
@@ -27,7 +32,7 @@ NVRAM_DIR = "/var/lib/libvirt/qemu/nvram"
 
 # --------------------------------------------------------------------------- helpers
 
-QEMU_GUEST = ModuleTask(APPLY, "Apply qemu_guest", "qemu_guest_args", INVENTORY)
+QEMU_GUEST = OneRunModuleTask("qemu_guest", APPLY, "qemu_guest_args")
 apply, converge, fails = QEMU_GUEST.apply, QEMU_GUEST.converge, QEMU_GUEST.fails
 
 
@@ -137,20 +142,6 @@ def test_define_then_run_pause_resume(guest, workdir):
 def test_paused_from_shutoff_starts_paused(guest):
     converge({"name": guest, "memory": 64, "state": "paused"})
     assert domstate(guest) == "paused"
-
-
-def test_shutdown_waits_fails_without_force_and_forces_after_timeout(guest):
-    _, started = apply({"name": guest, "memory": 64, "state": "running"})
-    assert started["changed"] and domstate(guest) == "running"
-    # No OS answers the ACPI power button: without force_after_timeout the task fails, the guest stays up.
-    res = fails({"name": guest, "state": "shutdown", "timeout": 2})
-    assert "did not shut down within 2s" in res["msg"] and "force_after_timeout" in res["msg"]
-    assert res["changed"] is False
-    assert domstate(guest) == "running", "a failed shutdown must not power the guest off"
-    args = {"name": guest, "state": "shutdown", "timeout": 2, "force_after_timeout": True}
-    _, second, _ = converge(args)
-    assert second["forced"] is True and second["state"] == "shutoff"
-    assert domstate(guest) == "shut off"
 
 
 def test_destroyed_and_absent_keep_or_remove_storage(guest, workdir):
@@ -383,6 +374,8 @@ def test_clear_failures_and_nothing_is_created(guest, workdir, bridges):
     disk = image(os.path.join(workdir, "ok.qcow2"))
     orphan = image(os.path.join(workdir, "orphan.qcow2"), backing=image(os.path.join(workdir, "gone.qcow2")))
     os.unlink(os.path.join(workdir, "gone.qcow2"))
+    base = {"name": guest, "memory": 64, "disks": [{"path": disk}], "interfaces": [{"bridge": bridges[0]}],
+            "state": "running"}
     cases = [
         ({"interfaces": [{"bridge": "ostk-nosuchbr"}]}, "bridge ostk-nosuchbr does not exist"),
         ({"interfaces": [{"bridge": "lo"}]}, "is not a Linux bridge"),
@@ -396,31 +389,19 @@ def test_clear_failures_and_nothing_is_created(guest, workdir, bridges):
         ({"machine": "pc-nonsense-1.0"}, "is not supported"),
         ({"uri": "qemu:///system?socket=/nonexistent/libvirt-sock"}, "virtlogd -d && libvirtd -d"),
     ]
-    for index, (extra, words) in enumerate(cases):
-        args = {"name": guest, "memory": 64, "disks": [{"path": disk}], "interfaces": [{"bridge": bridges[0]}],
-                "state": "running"}
-        args.update(extra)
-        # check mode validates through the same code; it is run for a few cases to keep the test short
-        for check in ((True, False) if index < 4 else (False,)):
-            res = fails(args, check=check)
-            assert words in res["msg"], (extra, res["msg"])
-            assert res["changed"] is False
-        assert domstate(guest) == "absent", extra
-    res = fails({"name": "bad/name", "memory": 64})
-    assert "invalid guest name" in res["msg"]
-    res = fails({"uri": "qemu:///system?socket=/nonexistent/libvirt-sock", "name": guest})
-    assert "qemu:///system?socket=/nonexistent/libvirt-sock" in res["msg"]
-
-
-def test_failed_update_leaves_the_running_guest_alone(guest, workdir, bridges):
-    disk = image(os.path.join(workdir, "keep.qcow2"))
-    args = {"name": guest, "memory": 64, "disks": [{"path": disk}], "interfaces": [{"bridge": bridges[0]}],
-            "state": "running"}
-    apply(args)
-    before = virsh("dumpxml", "--inactive", guest)
-    res = fails(dict(args, disks=[{"path": disk}, {"path": os.path.join(workdir, "nope.raw")}]))
-    assert "does not exist" in res["msg"]
-    assert domstate(guest) == "running" and virsh("dumpxml", "--inactive", guest) == before
+    cases = [(dict(base, **extra), words) for extra, words in cases] + [
+        ({"name": "bad/name", "memory": 64}, "invalid guest name"),
+        ({"uri": "qemu:///system?socket=/nonexistent/libvirt-sock", "name": guest},
+         "qemu:///system?socket=/nonexistent/libvirt-sock"),
+    ]
+    # Every case is a run of its own, all in one ansible-playbook start (module_runs.fail_each); check mode
+    # validates through the same code and is run for the first four cases to keep the test short.
+    checked, real = QEMU_GUEST.fail_each([args for args, _ in cases], check_cases=[args for args, _ in cases[:4]])
+    for (args, words), res in list(zip(cases[:4], checked)) + list(zip(cases, real)):
+        assert words in res["msg"], (args, res["msg"])
+        assert res["changed"] is False, args
+    # No case removes a guest, so one that had made the guest would have left it defined.
+    assert domstate(guest) == "absent"
 
 
 def test_missing_libvirt_binding_is_named(guest):
@@ -428,3 +409,70 @@ def test_missing_libvirt_binding_is_named(guest):
     import sys
     res = fails({"name": guest, "memory": 64}, extra={"ansible_python_interpreter": sys.executable})
     assert "libvirt-python (Debian: python3-libvirt)" in res["msg"]
+
+
+# --------------------------------------------------------------------------- one running guest, shared
+
+@pytest.fixture(scope="module")
+def shared_guest(libvirtd):
+    """A running guest (a qcow2 disk, a NIC on a bridge of its own) made once by the module for the tests
+    below, with its arguments and persistent XML; removed, with its disk and bridge, after this file's tests.
+    Its files and bridge are not the per-test ``workdir`` and ``bridges``, which go after every test."""
+    name = "ostk-test-qg-shared"
+    directory = "/var/tmp/ostk-test-qg-shared-%d" % os.getpid()
+    bridge = "ostk-tqg%ds" % (os.getpid() % 100000)
+    remove_guest(name)
+    os.makedirs(directory, exist_ok=True)
+    os.chmod(directory, 0o755)
+    subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
+    try:
+        subprocess.run(["ip", "link", "set", bridge, "up"], check=True)
+        args = {"name": name, "memory": 64, "disks": [{"path": image(os.path.join(directory, "root.qcow2"))}],
+                "interfaces": [{"bridge": bridge}], "state": "running"}
+        _, made = apply(args)
+        assert made["changed"] and domstate(name) == "running", made
+        yield args, virsh("dumpxml", "--inactive", name)
+    finally:
+        remove_guest(name)
+        subprocess.run(["ip", "link", "del", bridge], check=False)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def running_guest(shared_guest):
+    """The shared guest, running, as the module defined it; yields the arguments it was made with.
+
+    A test may leave it shut off or paused (the next test that uses it starts it again: a guest without an
+    OS has nothing to lose), but must not change its definition, which is checked before and after."""
+    args, xml = shared_guest
+    name = args["name"]
+    assert virsh("dumpxml", "--inactive", name) == xml, "an earlier test changed the shared guest's definition"
+    if domstate(name) != "running":
+        if domstate(name) != "shut off":
+            virsh("destroy", name)
+        virsh("start", name)
+    assert domstate(name) == "running"
+    yield args
+    assert virsh("dumpxml", "--inactive", name) == xml, "the test changed the shared guest's definition"
+
+
+def test_failed_update_leaves_the_running_guest_alone(running_guest, workdir):
+    guest = running_guest["name"]
+    before = virsh("dumpxml", "--inactive", guest)
+    args = dict(running_guest, disks=running_guest["disks"] + [{"path": os.path.join(workdir, "nope.raw")}])
+    res = fails(args)
+    assert "does not exist" in res["msg"]
+    assert domstate(guest) == "running" and virsh("dumpxml", "--inactive", guest) == before
+
+
+def test_shutdown_waits_fails_without_force_and_forces_after_timeout(running_guest):
+    guest = running_guest["name"]
+    # No OS answers the ACPI power button: without force_after_timeout the task fails, the guest stays up.
+    res = fails({"name": guest, "state": "shutdown", "timeout": 1})
+    assert "did not shut down within 1s" in res["msg"] and "force_after_timeout" in res["msg"]
+    assert res["changed"] is False
+    assert domstate(guest) == "running", "a failed shutdown must not power the guest off"
+    args = {"name": guest, "state": "shutdown", "timeout": 1, "force_after_timeout": True}
+    _, second, _ = converge(args)
+    assert second["forced"] is True and second["state"] == "shutoff"
+    assert domstate(guest) == "shut off"

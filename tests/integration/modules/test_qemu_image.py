@@ -1,8 +1,9 @@
 """Integration tests of library/qemu_image.py: real ansible-playbook runs, real qemu-img, real files.
 
 Every state change runs check -> real -> check (changed / changed / unchanged) and is then
-verified with qemu-img from the test itself. Downloads come from file:// URLs or from an HTTP
-server on 127.0.0.1 that the test starts. Everything lives under pytest's tmp_path.
+verified with qemu-img from the test itself (the three runs share one ansible-playbook start:
+module_runs.py). Downloads come from file:// URLs or from an HTTP server on 127.0.0.1 that the test
+starts. Everything lives under pytest's tmp_path.
 """
 import functools
 import hashlib
@@ -14,7 +15,8 @@ import threading
 
 import pytest
 
-from ansible_runner import ModuleTask, run_playbook
+from ansible_runner import run_playbook
+from module_runs import OneRunModuleTask
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 INVENTORY = os.path.join(HERE, "inventory.ini")
@@ -23,7 +25,7 @@ GUEST_DISKS = os.path.join(HERE, "playbooks", "qemu_image_guest_disks.yml")
 M = 1024 ** 2
 
 
-QEMU_IMAGE = ModuleTask(APPLY, "Apply qemu_image", "qemu_image_args", INVENTORY)
+QEMU_IMAGE = OneRunModuleTask("qemu_image", APPLY, "qemu_image_args")
 apply, converge = QEMU_IMAGE.apply, QEMU_IMAGE.converge
 
 

@@ -2,7 +2,8 @@
 
 Pools live under pytest's tmp_path and are named ostk-test-sv<pid>-*; every test removes the pools
 it made (virsh) even when it fails. Every state change runs check -> real -> check
-(changed / changed / unchanged) and is then verified with virsh, qemu-img or the file system.
+(changed / changed / unchanged; the three runs share one ansible-playbook start: module_runs.py) and is
+then verified with virsh, qemu-img or the file system.
 """
 import hashlib
 import json
@@ -13,7 +14,8 @@ import sys
 
 import pytest
 
-from ansible_runner import ModuleTask, run_playbook
+from ansible_runner import run_playbook
+from module_runs import OneRunModuleTask
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 INVENTORY = os.path.join(HERE, "inventory.ini")
@@ -56,7 +58,7 @@ def sha256_file(path):
         return hashlib.sha256(handle.read()).hexdigest()
 
 
-STORAGE_VOLUME = ModuleTask(APPLY, "Apply storage_volume", "storage_volume_args", INVENTORY)
+STORAGE_VOLUME = OneRunModuleTask("storage_volume", APPLY, "storage_volume_args")
 apply, converge = STORAGE_VOLUME.apply, STORAGE_VOLUME.converge
 
 
