@@ -22,7 +22,7 @@ description:
     moved into place atomically.
 version_added: "1.0.0"
 author:
-  - OpenStack deployment suite maintainers
+  - ostack maintainers (@ostack)
 options:
   dest:
     description:
@@ -87,7 +87,7 @@ notes:
   - Supports check mode and diff mode (path, whether it exists, the recorded and the wanted input hash).
   - Dicts are serialised as JSON with sorted keys, so the same dict always gives the same seed.
 seealso:
-  - module: qemu_guest
+  - module: ansible.legacy.qemu_guest
   - name: cloud-init NoCloud data source
     description: How cloud-init finds and reads a seed.
     link: https://cloudinit.readthedocs.io/en/latest/reference/datasources/nocloud.html

@@ -27,7 +27,7 @@ description:
     region, are ambiguous; the task then fails, names their ids and changes nothing.
 version_added: "1.0.0"
 author:
-  - OpenStack deployment suite maintainers
+  - ostack maintainers (@ostack)
 options:
   auth:
     description:

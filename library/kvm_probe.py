@@ -12,14 +12,15 @@ description:
     C(virt_type). A listed C(/dev/kvm) or C(<domain type='kvm'/>) in libvirt's capabilities is not
     enough, since nested or paravirtualised KVM can accept a guest and then hang it.
   - Without a usable C(/dev/kvm) the answer is C(qemu) at once. Otherwise it boots the same 246-byte probe
-    payload as M(qemu_guest) with O(virt_type=auto) under TCG and under KVM with the host's QEMU, and
-    answers C(kvm) only if the KVM run finishes and is not slower than the TCG run.
+    payload as M(ansible.legacy.qemu_guest) with O(ansible.legacy.qemu_guest#module:virt_type=auto)
+    under TCG and under KVM with the host's QEMU, and answers C(kvm) only if the KVM run finishes and
+    is not slower than the TCG run.
   - The verdict is cached per host in O(cache), keyed by kernel release, QEMU version, emulator and CPU
     model, so later runs take no time. The module never changes anything but that cache file, and
     does not write it in check mode.
 version_added: "1.0.0"
 author:
-  - OpenStack lab suite maintainers
+  - ostack maintainers (@ostack)
 requirements:
   - qemu-system-x86 (the emulator) and coreutils C(timeout) on the managed host
 options:

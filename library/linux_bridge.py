@@ -20,7 +20,7 @@ description:
     returns them.
 version_added: "1.0.0"
 author:
-  - OpenStack lab suite maintainers
+  - ostack maintainers (@ostack)
 requirements:
   - iproute2 with JSON output (C(ip -j)) on the managed host
   - root privileges (become) on the managed host

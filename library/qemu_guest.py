@@ -27,7 +27,7 @@ description:
     anything that the task did not ask to remove or stop.
 version_added: "1.0.0"
 author:
-  - OpenStack deployment suite maintainers
+  - ostack maintainers (@ostack)
 requirements:
   - qemu-img (Debian package qemu-utils) to detect disk formats and check backing files
   - python3-pycdlib or genisoimage, for O(cloud_init) with inline data
@@ -256,9 +256,9 @@ notes:
 extends_documentation_fragment:
   - libvirt_connection
 seealso:
-  - module: cloud_init_seed
-  - module: qemu_image
-  - module: linux_bridge
+  - module: ansible.legacy.cloud_init_seed
+  - module: ansible.legacy.qemu_image
+  - module: ansible.legacy.linux_bridge
   - name: libvirt domain XML format
     description: What the compiled XML means.
     link: https://libvirt.org/formatdomain.html

@@ -22,7 +22,7 @@ description:
   - In check mode nothing is changed; RV(commands) lists the commands that would run.
 version_added: "1.0.0"
 author:
-  - OpenStack deployment suite maintainers
+  - ostack maintainers (@ostack)
 options:
   path:
     description:
@@ -118,7 +118,7 @@ notes:
     listed in RV(commands).
   - C(qemu-img info) runs with C(-U) (force-share), so images open in a running guest can be inspected.
 seealso:
-  - module: storage_volume
+  - module: ansible.legacy.storage_volume
 """
 
 EXAMPLES = r"""

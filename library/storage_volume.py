@@ -23,7 +23,7 @@ description:
     and the options the task sets, before and after.
 version_added: "1.0.0"
 author:
-  - OpenStack deployment suite maintainers
+  - ostack maintainers (@ostack)
 options:
   pool:
     description:
@@ -146,7 +146,7 @@ notes:
   - Supports check mode and diff mode.
   - Comparing an uploaded volume reads it back with virStorageVolDownload, also in check mode.
 seealso:
-  - module: qemu_image
+  - module: ansible.legacy.qemu_image
 """
 
 EXAMPLES = r"""
