@@ -21,7 +21,9 @@ and in the README ("Where things are configured, and how to add a service").
   cut down to the units this host runs (no ``restarts``: every unit of the host);
 - a file is one of three kinds: ``content`` (an INI file written whole from
   {section: {option: value}}), ``template`` (one of the role's own templates) or
-  ``lines`` (line edits of a file the package owns, [{regexp, line}]).
+  ``lines`` (line edits of a file the package owns, [{regexp, line}], or {regexp, line,
+  backrefs: true} for an edit that rewrites the line regexp matches, using its groups, and
+  leaves the file alone when nothing matches).
 
 A malformed dict raises an error that names the role, the key and what it must be.
 """
@@ -132,10 +134,13 @@ def service_on_host(service, group_names, role="(unknown)"):
             template_files.append(dict(common, template=item["template"], secret=item.get("secret", False)))
         else:
             for j, edit in enumerate(item["lines"]):
-                if not isinstance(edit, dict) or set(edit) - {"regexp", "line"} or "line" not in edit:
-                    _fail(role, "%s.lines[%d]" % (where, j), "must be {regexp, line}, got %s" % (
-                        "keys " + ", ".join(sorted(edit)) if isinstance(edit, dict) else "a " + type(edit).__name__))
-                line_edits.append(dict(common, regexp=edit.get("regexp"), line=edit["line"]))
+                if not isinstance(edit, dict) or set(edit) - {"regexp", "line", "backrefs"} or "line" not in edit \
+                        or ("backrefs" in edit and ("regexp" not in edit or not isinstance(edit["backrefs"], bool))):
+                    _fail(role, "%s.lines[%d]" % (where, j), "must be {regexp, line} or {regexp, line, backrefs: "
+                          "true|false}, got %s" % (
+                              "keys " + ", ".join(sorted(edit)) if isinstance(edit, dict) else "a " + type(edit).__name__))
+                line_edits.append(dict(common, regexp=edit.get("regexp"), line=edit["line"],
+                                       backrefs=edit.get("backrefs", False)))
 
     return {
         "name": service["name"],

@@ -69,10 +69,17 @@ def test_templates_and_line_edits_are_sorted_by_kind():
                {"path": "/etc/none", "lines": []},
            ]}
     node = service_on_host(svc, ["compute"], "nova")
-    assert [(e["path"], e["regexp"], e["line"]) for e in node["line_edits"]] == [
-        ("/etc/libvirt/qemu.conf", "^#?x=", "x = 1"), ("/etc/libvirt/qemu.conf", None, "y = 2")]
+    assert [(e["path"], e["regexp"], e["line"], e["backrefs"]) for e in node["line_edits"]] == [
+        ("/etc/libvirt/qemu.conf", "^#?x=", "x = 1", False), ("/etc/libvirt/qemu.conf", None, "y = 2", False)]
     assert node["template_files"] == [{"path": "/etc/x.py", "template": "etc/x.py.j2", "secret": True, "mode": "0640",
                                        "restarts": ["libvirtd", "nova-compute"]}]
+
+
+def test_a_line_edit_with_backrefs_keeps_the_flag():
+    svc = {"name": "neutron", "components": [{"name": "a", "groups": ["compute"], "services": ["agent"]}],
+           "files": [{"path": "/x.py", "lines": [{"regexp": r"^(\s+)old$", "line": r"\1new", "backrefs": True}]}]}
+    edit = service_on_host(svc, ["compute"], "neutron")["line_edits"][0]
+    assert edit["backrefs"] is True and edit["restarts"] == ["agent"]
 
 
 @pytest.mark.parametrize("svc, words", [
@@ -91,6 +98,10 @@ def test_templates_and_line_edits_are_sorted_by_kind():
      ["files[0] (/etc/g.conf).content", "must be a dict"]),
     ({"name": "g", "components": [{"name": "a", "groups": ["c"]}], "files": [{"path": "/p", "lines": ["x"]}]},
      [".lines[0]", "{regexp, line}"]),
+    ({"name": "g", "components": [{"name": "a", "groups": ["c"]}], "files": [{"path": "/p", "lines": [
+        {"line": "x", "backrefs": True}]}]}, [".lines[0]", "backrefs"]),
+    ({"name": "g", "components": [{"name": "a", "groups": ["c"]}], "files": [{"path": "/p", "lines": [
+        {"regexp": "x", "line": "x", "backrefs": "yes"}]}]}, [".lines[0]", "true|false"]),
 ])
 def test_a_malformed_dict_names_the_role_the_key_and_what_it_must_be(svc, words):
     with pytest.raises(AnsibleFilterError) as err:
