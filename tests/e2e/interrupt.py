@@ -17,7 +17,10 @@ from ansible_runner import REPO, VENV_BIN
 
 
 def run_until(playbook, marker, delay, timeout=3600, stop_timeout=180):
-    env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""), ANSIBLE_FORCE_COLOR="0")
+    # The default callback prints a task's banner when its first shown result comes, unless it shows every
+    # result: show them all, so that a banner marks the task's start.
+    env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""), ANSIBLE_FORCE_COLOR="0",
+               ANSIBLE_DISPLAY_SKIPPED_HOSTS="true", ANSIBLE_DISPLAY_OK_HOSTS="true")
     env.pop("ANSIBLE_STDOUT_CALLBACK", None)
     start = time.monotonic()
     proc = subprocess.Popen([os.path.join(VENV_BIN, "ansible-playbook"), playbook], cwd=REPO, env=env,
@@ -50,4 +53,5 @@ def run_until(playbook, marker, delay, timeout=3600, stop_timeout=180):
     finally:
         for timer in timers:
             timer.cancel()
-    return dict(state, rc=rc, seconds=round(time.monotonic() - start, 1), output="".join(lines))
+    return {"rc": rc, "marker_at": state["seen"], "sigint_at": state["sent"], "killed": state["killed"],
+            "seconds": round(time.monotonic() - start, 1), "output": "".join(lines)}

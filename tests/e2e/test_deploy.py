@@ -62,7 +62,7 @@ def record(**figures):
 # (test_the_interrupted_deploy_left_nothing_undone). Where, in this order: (description, output line, seconds after).
 INTERRUPTIONS = (
     ("while apt installs MariaDB on the controller, with the compute node's background install of Nova running",
-     "TASK [mariadb : Install MariaDB]", 8),
+     "TASK [mariadb : Install MariaDB]", 5),
     ("during Nova's database migrations: Nova's files are written on both nodes, its services not yet restarted",
      "TASK [openstack_common : Run the migrations of nova-common]", 10),
     ("inside the handler that restarts the services of Nova whose files changed",
@@ -86,8 +86,8 @@ def cloud():
     for where, marker, delay in INTERRUPTIONS:
         stop = run_until("playbooks/site.yml", marker, delay)
         left = {name: node(name).run(LEFT).stdout.split("\n")[:3] for name in ("controller", "compute1")}
-        stops.append({"where": where, "rc": stop["rc"], "seconds": stop["seconds"], "sigint_at": stop["sigint_at"],
-                      "killed": stop["killed"], "left": left})
+        stops.append({"where": where, "rc": stop["rc"], "seconds": stop["seconds"], "marker_at": stop["marker_at"],
+                      "sigint_at": stop["sigint_at"], "killed": stop["killed"], "left": left})
         record(interrupted_runs=stops)
         assert stop["sigint_at"] is not None and stop["rc"] != 0 and not stop["killed"], (
             where, {k: v for k, v in stop.items() if k != "output"}, stop["output"][-6000:])
