@@ -165,8 +165,8 @@ def test_ports_and_instances_churn_on_one_compute_node_then_one_more_boots(cloud
 
     def boot(i):
         c = bench_api_load.connect("ostack-demo")
-        port = c.network.create_port(network_id=net.id, name="%s-%d" % (tag, i))
-        server = c.compute.create_server(name="%s-%d" % (tag, i), image_id=image.id, flavor_id=flavor.id,
+        port = c.network.create_port(network_id=net.id, name="%s-%s" % (tag, i))
+        server = c.compute.create_server(name="%s-%s" % (tag, i), image_id=image.id, flavor_id=flavor.id,
                                          networks=[{"port": port.id}])
         return port.id, server.id
 
