@@ -1,4 +1,4 @@
-"""Deploy the cloud into the lab with playbooks/site.yml, stopped three times by SIGINT on the way and
+"""Deploy the cloud into the lab with playbooks/site.yml, stopped four times by SIGINT on the way and
 re-run, and check it for real: playbooks/verify.yml boots an instance and reaches it through a floating IP, a second
 run and a --check --diff run change nothing, a config change restarts only the services that
 read it, and testinfra inspects both nodes
@@ -55,7 +55,7 @@ def record(**figures):
         json.dump(_figures, f, indent=1)
 
 
-# The cold deploy is stopped three times, as an operator's Ctrl-C stops it (SIGINT to ansible-playbook's process
+# The cold deploy is stopped four times, as an operator's Ctrl-C stops it (SIGINT to ansible-playbook's process
 # group: tests/e2e/interrupt.py), each re-run going on from there, and the last run goes through. The cloud must
 # then be the one an uninterrupted deploy makes: verify passes, the next run changes nothing and --check predicts
 # nothing (the same config), and no restart or package install is left undone
@@ -63,6 +63,8 @@ def record(**figures):
 INTERRUPTIONS = (
     ("while apt installs MariaDB on the controller, with the compute node's background install of Nova running",
      "TASK [mariadb : Install MariaDB]", 5),
+    ("between MariaDB's new configuration file and MariaDB's restart (a role with a restart handler of its own)",
+     "TASK [mariadb : Start MariaDB]", 0),
     ("during Nova's database migrations: Nova's files are written on both nodes, its services not yet restarted",
      "TASK [openstack_common : Run the migrations of nova-common]", 10),
     ("inside the handler that restarts the services of Nova whose files changed",
