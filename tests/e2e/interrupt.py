@@ -2,8 +2,10 @@
 
 ``run_until(playbook, marker, delay)`` starts the playbook in a session of its own with the default (streaming)
 stdout callback, reads its output line by line, and once a line starts with ``marker`` (a "TASK [...]" or
-"RUNNING HANDLER [...]" header) waits ``delay`` seconds and sends SIGINT to the whole process group, as a terminal
-does for Ctrl-C: ansible-playbook, its workers and their ssh clients. It returns what happened; a run that ends
+"RUNNING HANDLER [...]" header) waits ``delay`` seconds and sends SIGINT to its process group, as a terminal does
+for Ctrl-C (ansible-core 2.19's workers run in sessions of their own, so it is ansible-playbook itself that stops
+them; the remote command of the task that was running goes on, as it does after an operator's Ctrl-C). It
+returns what happened; a run that ends
 before reaching the marker, or that does not stop within ``stop_timeout`` after the SIGINT, is reported as such
 (and killed in the second case) so that the test can fail with the output.
 """
@@ -53,5 +55,8 @@ def run_until(playbook, marker, delay, timeout=3600, stop_timeout=180):
     finally:
         for timer in timers:
             timer.cancel()
+        if proc.poll() is None:         # the reading failed: leave nothing running
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     return {"rc": rc, "marker_at": state["seen"], "sigint_at": state["sent"], "killed": state["killed"],
             "seconds": round(time.monotonic() - start, 1), "output": "".join(lines)}

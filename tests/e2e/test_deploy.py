@@ -150,6 +150,13 @@ def _wait_server(conn, server_id, status, timeout):
     raise AssertionError("server %s not %s after %d s" % (server_id, status, timeout))
 
 
+def _delete(conn, pool, made):
+    """Delete the (port id, server id) pairs ``made``, all at once, waiting until the servers are gone."""
+    list(pool.map(lambda m: conn.compute.delete_server(m[1], ignore_missing=True), made))
+    list(pool.map(lambda m: _wait_server(conn, m[1], "DELETED", 300), made))
+    list(pool.map(lambda m: conn.network.delete_port(m[0], ignore_missing=True), made))
+
+
 def test_ports_and_instances_churn_on_one_compute_node_then_one_more_boots(cloud):
     """Debian 12's linuxbridge agent wedged here (issue 10, item 6; LP#2038541): setting a port's MAC chain up
     again (a port update, a hard reboot) made it retry a delete that ebtables-nft 1.8.9 cannot do, and from then
@@ -173,8 +180,11 @@ def test_ports_and_instances_churn_on_one_compute_node_then_one_more_boots(cloud
         return port.id, server.id
 
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        made = list(pool.map(boot, range(4)))
+        futures = [pool.submit(boot, i) for i in range(4)]
+        made = [f.result() for f in futures if not f.exception()]
         try:
+            for f in futures:
+                f.result()          # a failed boot fails the test, after the cleanup below
             list(pool.map(lambda m: _wait_server(conn, m[1], "ACTIVE", 300), made))
 
             def churn(i):
@@ -189,9 +199,7 @@ def test_ports_and_instances_churn_on_one_compute_node_then_one_more_boots(cloud
             _wait_server(conn, made[0][1], "ACTIVE", 300)
             time.sleep(10)      # the agent's round that handles the updated ports
         finally:
-            list(pool.map(lambda m: conn.compute.delete_server(m[1], ignore_missing=True), made))
-            list(pool.map(lambda m: _wait_server(conn, m[1], "DELETED", 300), made))
-            list(pool.map(lambda m: conn.network.delete_port(m[0], ignore_missing=True), made))
+            _delete(conn, pool, made)
     start = time.monotonic()
     port_id, server_id = boot("last")
     try:
@@ -416,10 +424,16 @@ def test_a_killed_compute_node_killed_infrastructure_and_lost_token_keys_come_ba
         site = run_playbook("playbooks/site.yml", timeout=3600)
         assert site.rc == 0 and site.failed_total() == 0, site
         record(recovery_lab_site_seconds=round(time.monotonic() - start))
-        again = _wait_server(conn, before.id, "ACTIVE", 300)
-        assert again.power_state == 1, ("the instance is ACTIVE but not running", again.power_state)
-        state = node("compute1").run("virsh -c qemu:///system domstate %s" % before.id)    # the domain's UUID
-        assert state.stdout.strip() == "running", (state.stdout, state.stderr)
+        # nova-compute starts the instance as it starts (resume_guests_state_on_host_boot), which may end after
+        # site.yml did: wait for libvirt to run the domain (its UUID is the instance's) and Nova to record it.
+        deadline = time.monotonic() + 180
+        while True:
+            state = node("compute1").run("virsh -c qemu:///system domstate %s" % before.id).stdout.strip()
+            again = _wait_server(conn, before.id, "ACTIVE", 300)
+            if (state == "running" and again.power_state == 1) or time.monotonic() > deadline:
+                break
+            time.sleep(5)
+        assert state == "running" and again.power_state == 1, ("not running again", state, again.power_state)
         servers.append(boot("recovery-new-%d" % os.getpid()))
         load = bench_api_load.run(clients=2, rounds=1, deadline=180)
         lines = bench_api_load.report(load, 2, 1)
