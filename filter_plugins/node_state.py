@@ -1,0 +1,97 @@
+"""What a node has installed and running, read once per run (playbooks/prechecks.yml), as
+pure functions, so that a warm run skips the per-package and per-unit module calls whose
+answer is already known.
+
+The live read prints sections separated by a line ``--``; ``live_sections`` splits them.
+``unit_states(units, unit_files)`` turns the lines of ``systemctl list-units --all
+--no-legend --plain`` and ``systemctl list-unit-files --no-legend --plain`` into
+``{unit: {"load": ..., "active": ..., "file": ...}}``.
+
+``packages_missing``, ``units_to_start`` and ``units_to_mask`` answer "what is left to do"
+from that read. When the read is missing (``None``: a play without the prechecks, such as
+a molecule scenario) every package and unit counts as left to do, so the module calls run
+as they would without the read. A unit or package the read does not know is left to do.
+"""
+
+
+def live_sections(lines, count=None):
+    """Split the lines of the live read at each ``--`` line; pad to ``count`` sections."""
+    sections = [[]]
+    for line in lines or []:
+        if line == "--":
+            sections.append([])
+        else:
+            sections[-1].append(line)
+    if count is not None:
+        sections.extend([] for _ in range(count - len(sections)))
+    return sections
+
+
+def _unit_name(name):
+    name = str(name)
+    return name if "." in name else name + ".service"
+
+
+def unit_states(units, unit_files):
+    """{unit: {load, active, file}} from list-units and list-unit-files lines."""
+    states = {}
+    for line in units or []:
+        fields = line.split()
+        if len(fields) >= 3:
+            states.setdefault(fields[0], {}).update(load=fields[1], active=fields[2])
+    for line in unit_files or []:
+        fields = line.split()
+        if len(fields) >= 2:
+            states.setdefault(fields[0], {})["file"] = fields[1]
+    return states
+
+
+def packages_missing(packages, installed):
+    """The packages (apt names, maybe with =version or :arch) not in ``installed``."""
+    wanted = [str(p) for p in packages or []]
+    if installed is None:
+        return wanted
+    have = set(installed)
+    return [p for p in wanted if p.split("=", 1)[0].split(":", 1)[0] not in have]
+
+
+# Unit file states for which "enabled: true" has nothing to do.
+_ENABLED = ("enabled", "static", "alias", "indirect", "generated")
+
+
+def units_to_start(units, states):
+    """The units not both active and enabled (or not known) in ``states``."""
+    wanted = [str(u) for u in units or []]
+    if states is None:
+        return wanted
+    left = []
+    for unit in wanted:
+        state = states.get(_unit_name(unit), {})
+        if state.get("active") != "active" or state.get("file") not in _ENABLED:
+            left.append(unit)
+    return left
+
+
+def units_to_mask(units, states):
+    """The units not both masked and stopped in ``states``. A unit no package ships is left
+    alone by masking too, so one the read does not know still counts as left to do."""
+    wanted = [str(u) for u in units or []]
+    if states is None:
+        return wanted
+    left = []
+    for unit in wanted:
+        state = states.get(_unit_name(unit), {})
+        if state.get("file") != "masked" or state.get("active") not in ("inactive", "failed"):
+            left.append(unit)
+    return left
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "live_sections": live_sections,
+            "unit_states": unit_states,
+            "packages_missing": packages_missing,
+            "units_to_start": units_to_start,
+            "units_to_mask": units_to_mask,
+        }

@@ -1,0 +1,59 @@
+from node_state import live_sections, packages_missing, unit_states, units_to_mask, units_to_start
+
+# Lines as `systemctl list-units --all --no-legend --plain` and `list-unit-files` print them.
+UNITS = [
+    "apache2.service                      loaded    active   running   The Apache HTTP Server",
+    "epmd.service                         loaded    inactive dead      Erlang Port Mapper Daemon",
+    "nova-api.service                     loaded    active   running   OpenStack Nova API (nova-api)",
+    "nova-scheduler.service               loaded    failed   failed    OpenStack Nova Scheduler",
+    "nova-conductor.service               loaded    active   running   OpenStack Nova Conductor",
+    "nova-serialproxy.service             masked    inactive dead      nova-serialproxy.service",
+    "nova-spicehtml5proxy.service         masked    active   running   nova-spicehtml5proxy.service",
+    "epmd.socket                          loaded    failed   failed    Erlang Port Mapper Daemon Activation Socket",
+]
+UNIT_FILES = [
+    "apache2.service                        enabled         enabled",
+    "epmd.service                           enabled         enabled",
+    "nova-api.service                       enabled         enabled",
+    "nova-scheduler.service                 enabled         enabled",
+    "nova-conductor.service                 disabled        enabled",
+    "nova-serialproxy.service               masked          enabled",
+    "nova-spicehtml5proxy.service           masked          enabled",
+    "epmd.socket                            enabled         enabled",
+]
+STATES = unit_states(UNITS, UNIT_FILES)
+
+
+def test_the_live_read_splits_into_its_sections_padded_to_the_count_asked():
+    assert live_sections(["1700000000", "eth0", "--", "--", "--", "adduser"], 6) == [
+        ["1700000000", "eth0"], [], [], ["adduser"], [], []]
+    assert live_sections([]) == [[]]
+
+
+def test_unit_states_join_the_two_listings():
+    assert STATES["nova-api.service"] == {"load": "loaded", "active": "active", "file": "enabled"}
+    assert STATES["epmd.socket"]["active"] == "failed"
+
+
+def test_only_units_active_and_enabled_are_left_out_of_the_starts():
+    wanted = ["apache2", "nova-api", "nova-scheduler", "nova-conductor", "nova-novncproxy", "epmd.socket"]
+    # failed; disabled; not installed when the run began; a failed socket
+    assert units_to_start(wanted, STATES) == ["nova-scheduler", "nova-conductor", "nova-novncproxy", "epmd.socket"]
+
+
+def test_only_units_masked_and_stopped_are_left_out_of_the_masks():
+    wanted = ["nova-serialproxy", "nova-spicehtml5proxy", "nova-novncproxy", "apache2"]
+    assert units_to_mask(wanted, STATES) == ["nova-spicehtml5proxy", "nova-novncproxy", "apache2"]
+
+
+def test_without_a_read_every_unit_and_package_is_left_to_do():
+    assert units_to_start(["a", "b"], None) == ["a", "b"]
+    assert units_to_mask(["a"], None) == ["a"]
+    assert packages_missing(["x", "y"], None) == ["x", "y"]
+
+
+def test_missing_packages_ignore_version_and_architecture_qualifiers():
+    installed = ["nova-api", "python3-pymysql", "qemu-block-extra"]
+    assert packages_missing(["nova-api", "python3-pymysql=1.0.2-2", "qemu-block-extra:amd64", "nova-compute"],
+                            installed) == ["nova-compute"]
+    assert packages_missing([], installed) == []
