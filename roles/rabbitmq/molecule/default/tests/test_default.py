@@ -94,6 +94,13 @@ def test_amqp_listens_only_on_the_management_address(host):
     assert listening == ["tcp://%s:5672" % MGMT], listening
 
 
+def test_epmd_listens_on_loopback_and_the_management_address_through_its_socket(host):
+    assert host.service("epmd.socket").is_running
+    listening = sorted(s for s in host.socket.get_listening_sockets() if s.endswith(":4369"))
+    assert listening == ["tcp://%s:4369" % MGMT, "tcp://127.0.0.1:4369"], listening
+    assert "FreeBind=true" in host.file("/etc/systemd/system/epmd.socket.d/ostack.conf").content_string
+
+
 def test_broker_runs_with_the_rendered_config(host):
     env = host.check_output("rabbitmqctl -q environment")
     assert "{heartbeat,30}" in env.replace(" ", ""), env
