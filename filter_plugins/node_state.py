@@ -59,31 +59,25 @@ def packages_missing(packages, installed):
 _ENABLED = ("enabled", "static", "alias", "indirect", "generated")
 
 
-def units_to_start(units, states):
-    """The units not both active and enabled (or not known) in ``states``."""
+def _units_left(units, states, done):
+    """The units for which ``done(state)`` is false; every unit when there is no read."""
     wanted = [str(u) for u in units or []]
     if states is None:
         return wanted
-    left = []
-    for unit in wanted:
-        state = states.get(_unit_name(unit), {})
-        if state.get("active") != "active" or state.get("file") not in _ENABLED:
-            left.append(unit)
-    return left
+    return [unit for unit in wanted if not done(states.get(_unit_name(unit), {}))]
+
+
+def units_to_start(units, states):
+    """The units not both active and enabled (or not known) in ``states``."""
+    return _units_left(units, states,
+                       lambda state: state.get("active") == "active" and state.get("file") in _ENABLED)
 
 
 def units_to_mask(units, states):
     """The units not both masked and stopped in ``states``. A unit no package ships is left
     alone by masking too, so one the read does not know still counts as left to do."""
-    wanted = [str(u) for u in units or []]
-    if states is None:
-        return wanted
-    left = []
-    for unit in wanted:
-        state = states.get(_unit_name(unit), {})
-        if state.get("file") != "masked" or state.get("active") not in ("inactive", "failed"):
-            left.append(unit)
-    return left
+    return _units_left(units, states,
+                       lambda state: state.get("file") == "masked" and state.get("active") in ("inactive", "failed"))
 
 
 class FilterModule:
