@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 import testinfra
@@ -285,9 +286,14 @@ def test_time_sync_compute_follows_controller(cloud):
 CONTROLLER_SERVICES = ("mariadb", "rabbitmq-server", "memcached", "keystone", "glance-api", "placement-api",
                        "nova-api", "nova-api-metadata", "nova-conductor", "nova-scheduler", "nova-novncproxy",
                        "neutron-api", "neutron-rpc-server", "neutron-linuxbridge-agent", "neutron-l3-agent",
-                       "neutron-dhcp-agent", "neutron-metadata-agent")
-# MariaDB, RabbitMQ, Memcached, Keystone, Glance, Placement, Nova API, metadata, noVNC, Neutron.
-CONTROLLER_PORTS = (3306, 5672, 11211, 5000, 9292, 8778, 8774, 8775, 6080, 9696)
+                       "neutron-dhcp-agent", "neutron-metadata-agent", "swift-proxy", "heat-api", "heat-api-cfn",
+                       "heat-engine")
+# MariaDB, RabbitMQ, Memcached, Keystone, Glance, Placement, Nova API, metadata, noVNC, Neutron, Swift, Heat.
+CONTROLLER_PORTS = (3306, 5672, 11211, 5000, 9292, 8778, 8774, 8775, 6080, 9696, 8080, 8004, 8000)
+STORAGE_SERVICES = ("rsync", "swift-account", "swift-account-auditor", "swift-account-reaper",
+                    "swift-account-replicator", "swift-container", "swift-container-auditor",
+                    "swift-container-replicator", "swift-container-updater", "swift-object", "swift-object-auditor",
+                    "swift-object-replicator", "swift-object-updater")
 
 
 def test_controller_services_listen_on_the_mgmt_address_only(cloud):
@@ -336,6 +342,80 @@ def test_service_configs_hold_the_install_guide_values(cloud):
                  "/etc/placement/placement.conf"):
         assert ctl.file(path).mode == 0o640, path
     assert "NOVA_CONSOLE_PROXY_TYPE=novnc" in ctl.file("/etc/default/nova-consoleproxy").content_string
+    heat = ctl.file("/etc/heat/heat.conf")
+    assert heat.mode == 0o640 and heat.group == "heat"
+    assert f"heat_metadata_server_url = http://{CTL}:8000\n" in heat.content_string
+    assert f"heat_waitcondition_server_url = http://{CTL}:8000/v1/waitcondition\n" in heat.content_string
+    proxy = ctl.file("/etc/swift/proxy-server.conf")
+    assert proxy.mode == 0o640 and proxy.group == "swift"
+    assert "authtoken keystoneauth" in proxy.content_string and "tempauth" not in proxy.content_string
+
+
+def test_storage_node_runs_swift_on_its_devices_with_the_rings_of_the_controller(cloud):
+    store, ctl = node("compute1"), node("controller")
+    for svc in STORAGE_SERVICES:
+        assert store.service(svc).is_running and store.service(svc).is_enabled, svc
+    for svc in ("swift-container-sync", "swift-container-sharder", "swift-container-reconciler",
+                "swift-object-reconstructor"):
+        assert store.run(f"systemctl is-enabled {svc}").stdout.strip() == "masked", svc
+    for dev in ("d1", "d2", "d3"):
+        d = store.file(f"/srv/node/{dev}")
+        assert d.is_directory and d.user == "swift", dev
+    conf = store.file("/etc/swift/object-server.conf").content_string
+    assert f"bind_ip = {CMP}\n" in conf and "mount_check = false\n" in conf
+    rings = "md5sum /etc/swift/account.ring.gz /etc/swift/container.ring.gz /etc/swift/object.ring.gz"
+    assert store.check_output(rings) == ctl.check_output(rings)
+    for ring in ("account", "container", "object"):
+        built = ctl.check_output(f"swift-ring-builder /etc/swift/{ring}.builder")
+        assert "3.000000 replicas" in built and "3 devices" in built and "is up-to-date" in built, built
+
+
+def _answers(url):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def test_a_swift_object_survives_a_proxy_restart(cloud):
+    """An object stored before swift-proxy restarts is read back after it, by a new client."""
+    ctl = node("controller")
+    conn = bench_api_load.connect("ostack-demo")
+    container, data = "e2e-proxy-restart-%d" % os.getpid(), os.urandom(1024 * 1024)
+    conn.object_store.create_container(name=container)
+    try:
+        conn.object_store.upload_object(container=container, name="blob", data=data)
+        assert ctl.run("systemctl restart swift-proxy").rc == 0
+        deadline = time.monotonic() + 60
+        while not _answers(f"http://{CTL}:8080/healthcheck"):
+            assert time.monotonic() < deadline, "swift-proxy does not answer 60 s after its restart"
+            time.sleep(1)
+        again = bench_api_load.connect("ostack-demo")
+        assert again.object_store.download_object("blob", container=container) == data
+        assert ctl.service("swift-proxy").is_running
+        assert ctl.check_output("systemctl show -p NRestarts --value swift-proxy") == "0"
+    finally:
+        conn.object_store.delete_object("blob", container=container, ignore_missing=True)
+        conn.object_store.delete_container(container, ignore_missing=True)
+
+
+# Bad Swift input, each refused by site.yml before any change, naming the host, the value and the fix.
+SWIFT_REFUSALS = (
+    ({"swift_devices": [{"name": "d1"}, {"name": "d9", "disk": "/dev/ostack-no-such-disk"}]},
+     "compute1: swift device d9 names disk /dev/ostack-no-such-disk, which does not exist on the node"),
+    ({"swift_replicas": 4}, "swift_replicas is 4, but the storage group has 3 device(s)"),
+    ({"swift_hash_path_suffix": "not-the-one-the-rings-were-made-with"},
+     "holds a different swift_hash_path_suffix than this run would write"),
+)
+
+
+def test_bad_swift_input_is_refused_before_any_change(cloud):
+    for extra, message in SWIFT_REFUSALS:
+        run = run_playbook("playbooks/site.yml", tags="always", extra_vars=extra, timeout=600)
+        assert run.rc != 0 and run.changed_total() == 0, (extra, run.stats)
+        assert message in " ".join(run.stdout.split()), (extra, run.stdout[-3000:])
+        assert "Nothing was changed" in run.stdout, extra
 
 
 def test_identity_service_works_for_admin_and_demo(cloud):
@@ -373,11 +453,11 @@ def listening_sockets(host):
 def test_every_listening_socket_is_on_the_allowlist(cloud):
     with open(LISTENING) as f:
         allow = yaml.safe_load(f)
-    nodes = {"controller": ("controller", CTL), "compute1": ("compute", CMP)}
+    nodes = {"controller": (["controller"], CTL), "compute1": (["compute", "storage"], CMP)}
     unexpected, missing = {}, {}
-    for name, (group, mgmt) in nodes.items():
+    for name, (groups, mgmt) in nodes.items():
         entries = []
-        for e in allow[group]:
+        for e in [e for group in groups for e in allow[group]]:
             low, _, high = str(e["port"]).partition("-")
             entries.append((e["proto"], e["address"].replace("{mgmt}", mgmt), int(low), int(high or low),
                             e.get("required", False)))
