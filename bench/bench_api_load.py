@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/bench_api_load.py [--clients 4] [--rounds 6] [--out bench/results/api-load.txt]
 
-For each API (identity, image, placement, compute, network) it runs --clients threads at
+For each API (identity, image, placement, compute, network, object-store, orchestration) it runs --clients threads at
 once, each with its own session as the demo user (the admin for placement), each doing
 --rounds rounds of that API's mix (below). Every request has a 30 s timeout; the whole run
 stops at --deadline seconds. It prints, per API, the requests, errors, timeouts and the
@@ -34,7 +34,10 @@ import yaml
 
 CLOUDS = os.path.expanduser("~/.config/ostack/clouds.yaml")
 TIMEOUT = 30
-PORTS = {"5000": "identity", "9292": "image", "8778": "placement", "8774": "compute", "9696": "network"}
+PORTS = {"5000": "identity", "9292": "image", "8778": "placement", "8774": "compute", "9696": "network",
+         "8080": "object-store", "8004": "orchestration"}
+STACK_TEMPLATE = {"heat_template_version": "2021-04-16",
+                  "resources": {"secret": {"type": "OS::Heat::RandomString", "properties": {"length": 12}}}}
 
 
 class RetryCounter(logging.Handler):
@@ -125,9 +128,54 @@ def network(conn, tag):
     yield "delete network"
 
 
+def object_store(conn, tag):
+    list(conn.object_store.containers())
+    yield "list containers"
+    container, data = "load-%s" % tag, os.urandom(64 * 1024)
+    conn.object_store.create_container(name=container)
+    yield "create container"
+    try:
+        conn.object_store.upload_object(container=container, name="blob", data=data)
+        yield "put object"
+        if conn.object_store.download_object("blob", container=container) != data:
+            raise AssertionError("object %s/blob came back different" % container)
+        yield "get object"
+        conn.object_store.delete_object("blob", container=container, ignore_missing=False)
+        yield "delete object"
+    finally:
+        conn.object_store.delete_object("blob", container=container, ignore_missing=True)
+        # A container server that was busy takes the object's delete a moment later (an
+        # async update): the container is "not empty" (409) until then.
+        for _ in range(20):
+            try:
+                conn.object_store.delete_container(container, ignore_missing=True)
+                break
+            except openstack.exceptions.ConflictException:
+                time.sleep(0.5)
+        else:
+            conn.object_store.delete_container(container, ignore_missing=True)
+    yield "delete container"
+
+
+def orchestration(conn, tag):
+    list(conn.orchestration.stacks())
+    yield "list stacks"
+    stack = conn.orchestration.create_stack(name="load-%s" % tag, template=STACK_TEMPLATE, timeout_mins=5)
+    yield "create stack"
+    try:
+        conn.orchestration.wait_for_status(stack, status="CREATE_COMPLETE", failures=["CREATE_FAILED"],
+                                           interval=1, wait=TIMEOUT)
+        yield "stack complete"
+    finally:
+        conn.orchestration.delete_stack(stack, ignore_missing=True)
+    conn.orchestration.wait_for_delete(stack, interval=1, wait=TIMEOUT)
+    yield "stack deleted"
+
+
 MIXES = {"identity": (identity, "ostack-demo"), "image": (image, "ostack-demo"),
          "placement": (placement, "ostack-admin"), "compute": (compute, "ostack-demo"),
-         "network": (network, "ostack-demo")}
+         "network": (network, "ostack-demo"), "object-store": (object_store, "ostack-demo"),
+         "orchestration": (orchestration, "ostack-demo")}
 
 
 def run(clients=4, rounds=6, deadline=300.0, apis=None):
@@ -192,12 +240,12 @@ def run(clients=4, rounds=6, deadline=300.0, apis=None):
 
 
 def report(results, clients, rounds):
-    lines = ["%-10s %8s %7s %8s %8s %8s %8s %8s" % ("api", "requests", "errors", "timeouts", "retried", "p50 s",
+    lines = ["%-13s %8s %7s %8s %8s %8s %8s %8s" % ("api", "requests", "errors", "timeouts", "retried", "p50 s",
                                                    "p95 s", "max s")]
     for api, res in results.items():
         lat = sorted(res["latencies"]) or [0.0]
         p95 = lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]
-        lines.append("%-10s %8d %7d %8d %8d %8.2f %8.2f %8.2f" % (
+        lines.append("%-13s %8d %7d %8d %8d %8.2f %8.2f %8.2f" % (
             api, res["requests"], len(res["errors"]), res["timeouts"], res.get("retried", 0),
             statistics.median(lat), p95, lat[-1]))
     lines.append("(%d concurrent clients per API, %d rounds each, all APIs at once; retried: requests that"
