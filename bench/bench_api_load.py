@@ -144,17 +144,21 @@ def object_store(conn, tag):
         yield "delete object"
     finally:
         conn.object_store.delete_object("blob", container=container, ignore_missing=True)
-        # A container server that was busy takes the object's delete a moment later (an
-        # async update): the container is "not empty" (409) until then.
-        for _ in range(20):
-            try:
-                conn.object_store.delete_container(container, ignore_missing=True)
-                break
-            except openstack.exceptions.ConflictException:
-                time.sleep(0.5)
-        else:
-            conn.object_store.delete_container(container, ignore_missing=True)
+        delete_container(conn, container)
     yield "delete container"
+
+
+def delete_container(conn, container):
+    """Delete an emptied container. A container server that was busy takes an object's delete
+    a moment later (an async update): the container is "not empty" (409) until then, so try
+    for up to 10 s; the last try's error is raised."""
+    for _ in range(20):
+        try:
+            conn.object_store.delete_container(container, ignore_missing=True)
+            return
+        except openstack.exceptions.ConflictException:
+            time.sleep(0.5)
+    conn.object_store.delete_container(container, ignore_missing=True)
 
 
 def orchestration(conn, tag):

@@ -58,12 +58,7 @@ def run(size_mb, objects, clients):
     finally:
         for i in range(objects):
             admin.object_store.delete_object("o%d" % i, container=container, ignore_missing=True)
-        for _ in range(20):
-            try:
-                admin.object_store.delete_container(container, ignore_missing=True)
-                break
-            except Exception:  # noqa: BLE001 - a late container update: try again
-                time.sleep(0.5)
+        bench_api_load.delete_container(admin, container)
         admin.close()
     return results
 
