@@ -3,7 +3,8 @@
 
     .venv/bin/python bench/bench_api_load.py [--clients 4] [--rounds 6] [--out bench/results/api-load.txt]
 
-For each API (identity, image, placement, compute, network, object-store, orchestration) it runs --clients threads at
+For each API (identity, image, placement, compute, network, object-store, orchestration,
+block-storage) it runs --clients threads at
 once, each with its own session as the demo user (the admin for placement), each doing
 --rounds rounds of that API's mix (below). Every request has a 30 s timeout; the whole run
 stops at --deadline seconds. It prints, per API, the requests, errors, timeouts and the
@@ -18,6 +19,9 @@ The mixes (every object it creates is named load-<run>-..., and deleted in the s
   compute    list servers, list flavors, create a keypair, delete it
   network    list networks, ports, routers and security groups; create a network with a
              subnet and a port, delete all three (the DHCP agent serves each new subnet)
+  object-store   list containers; create one, put a 64 KiB object, get it, delete both
+  orchestration  list stacks; create a one-resource stack, wait for it, delete it
+  block-storage  list volumes; create a 1 GiB volume, wait until available, delete it
 """
 import argparse
 import logging
@@ -35,7 +39,7 @@ import yaml
 CLOUDS = os.path.expanduser("~/.config/ostack/clouds.yaml")
 TIMEOUT = 30
 PORTS = {"5000": "identity", "9292": "image", "8778": "placement", "8774": "compute", "9696": "network",
-         "8080": "object-store", "8004": "orchestration"}
+         "8080": "object-store", "8004": "orchestration", "8776": "block-storage"}
 STACK_TEMPLATE = {"heat_template_version": "2021-04-16",
                   "resources": {"secret": {"type": "OS::Heat::RandomString", "properties": {"length": 12}}}}
 
@@ -176,10 +180,24 @@ def orchestration(conn, tag):
     yield "stack deleted"
 
 
+def block_storage(conn, tag):
+    list(conn.block_storage.volumes())
+    yield "list volumes"
+    volume = conn.block_storage.create_volume(name="load-%s" % tag, size=1)
+    yield "create volume"
+    try:
+        conn.block_storage.wait_for_status(volume, status="available", failures=["error"], interval=1, wait=TIMEOUT)
+        yield "volume available"
+    finally:
+        conn.block_storage.delete_volume(volume, ignore_missing=True)
+    conn.block_storage.wait_for_delete(volume, interval=1, wait=TIMEOUT)
+    yield "volume deleted"
+
+
 MIXES = {"identity": (identity, "ostack-demo"), "image": (image, "ostack-demo"),
          "placement": (placement, "ostack-admin"), "compute": (compute, "ostack-demo"),
          "network": (network, "ostack-demo"), "object-store": (object_store, "ostack-demo"),
-         "orchestration": (orchestration, "ostack-demo")}
+         "orchestration": (orchestration, "ostack-demo"), "block-storage": (block_storage, "ostack-demo")}
 
 
 def run(clients=4, rounds=6, deadline=300.0, apis=None):

@@ -287,13 +287,14 @@ CONTROLLER_SERVICES = ("mariadb", "rabbitmq-server", "memcached", "keystone", "g
                        "nova-api", "nova-api-metadata", "nova-conductor", "nova-scheduler", "nova-novncproxy",
                        "neutron-api", "neutron-rpc-server", "neutron-linuxbridge-agent", "neutron-l3-agent",
                        "neutron-dhcp-agent", "neutron-metadata-agent", "swift-proxy", "heat-api", "heat-api-cfn",
-                       "heat-engine")
-# MariaDB, RabbitMQ, Memcached, Keystone, Glance, Placement, Nova API, metadata, noVNC, Neutron, Swift, Heat.
-CONTROLLER_PORTS = (3306, 5672, 11211, 5000, 9292, 8778, 8774, 8775, 6080, 9696, 8080, 8004, 8000)
+                       "heat-engine", "ceph-mon@controller", "ceph-mgr@controller", "cinder-api", "cinder-scheduler")
+# MariaDB, RabbitMQ, Memcached, Keystone, Glance, Placement, Nova API, metadata, noVNC, Neutron, Swift, Heat,
+# Cinder, Ceph's monitor (msgr2 and legacy).
+CONTROLLER_PORTS = (3306, 5672, 11211, 5000, 9292, 8778, 8774, 8775, 6080, 9696, 8080, 8004, 8000, 8776, 3300, 6789)
 STORAGE_SERVICES = ("rsync", "swift-account", "swift-account-auditor", "swift-account-reaper",
                     "swift-account-replicator", "swift-container", "swift-container-auditor",
                     "swift-container-replicator", "swift-container-updater", "swift-object", "swift-object-auditor",
-                    "swift-object-replicator", "swift-object-updater")
+                    "swift-object-replicator", "swift-object-updater", "ceph-osd@0", "cinder-volume")
 
 
 def test_controller_services_listen_on_the_mgmt_address_only(cloud):
@@ -400,21 +401,67 @@ def test_a_swift_object_survives_a_proxy_restart(cloud):
         conn.object_store.delete_container(container, ignore_missing=True)
 
 
-# Bad Swift input, each refused by site.yml before any change, naming the host, the value and the fix.
+def test_ceph_and_cinder_run_with_private_keys_and_the_secret_libvirt_uses(cloud):
+    """One healthy cluster (the lab's one warning: a pool without replicas), the cephx users as the
+    roles made them, keyrings readable only by their service, and the cinder key in libvirt's secret."""
+    ctl, store = node("controller"), node("compute1")
+    status = json.loads(ctl.check_output("ceph status -f json"))
+    assert status["health"]["status"] in ("HEALTH_OK", "HEALTH_WARN"), status["health"]
+    assert set(status["health"]["checks"]) <= {"POOL_NO_REDUNDANCY"}, status["health"]["checks"]
+    assert status["osdmap"]["num_osds"] == status["osdmap"]["num_up_osds"] == 1
+    # The key is compared, never shown: an assertion that fails says which, not the values.
+    entity = json.loads(ctl.check_output("ceph auth get client.cinder -f json"))[0]
+    caps, key = entity["caps"], entity.pop("key")
+    assert caps == {"mon": "profile rbd", "osd": "profile rbd pool=volumes", "mgr": "profile rbd pool=volumes"}
+    admin = ctl.file("/etc/ceph/ceph.client.admin.keyring")
+    assert admin.user == "root" and admin.mode == 0o600
+    keyring = store.file("/etc/ceph/ceph.client.cinder.keyring")
+    assert (keyring.user, keyring.group, keyring.mode) == ("root", "cinder", 0o640)
+    in_keyring = key in keyring.content_string
+    assert in_keyring, "compute1's cinder keyring does not hold client.cinder's key"
+    assert not store.file("/etc/ceph/ceph.client.admin.keyring").exists
+    for osd_file in ("/var/lib/ceph/osd/ceph-0/keyring", "/var/lib/ceph/bootstrap-osd/ceph.keyring"):
+        assert store.file(osd_file).mode == 0o600, osd_file
+    secrets = store.check_output("virsh secret-list")
+    uuid = re.search(r"([0-9a-f-]{36})\s+ceph client.cinder secret", secrets).group(1)
+    in_libvirt = store.check_output(f"virsh secret-get-value {uuid}") == key
+    assert in_libvirt, f"libvirt's secret {uuid} does not hold client.cinder's key"
+    del key
+    conf = store.file("/etc/cinder/cinder.conf")
+    assert conf.group == "cinder" and conf.mode == 0o640
+    assert "enabled_backends = rbd-1\n" in conf.content_string and f"rbd_secret_uuid = {uuid}\n" in conf.content_string
+    services = store.check_output("su -s /bin/sh -c 'cinder-manage service list' cinder 2>/dev/null")
+    assert re.search(r"cinder-volume\s+rbd:volumes@rbd-1\s+nova\s+enabled\s+:-\)", services), services
+    nova = store.file("/etc/nova/nova.conf").content_string
+    assert "\n[cinder]\n" in nova and "\nos_region_name = RegionOne\n" in nova
+
+
+# Bad Swift, Ceph and Cinder input, each refused by site.yml before any change, naming the host, the
+# value and the fix.
 SWIFT_REFUSALS = (
     ({"swift_devices": [{"name": "d1"}, {"name": "d9", "disk": "/dev/ostack-no-such-disk"}]},
      "compute1: swift device d9 names disk /dev/ostack-no-such-disk, which does not exist on the node"),
     ({"swift_replicas": 4}, "swift_replicas is 4, but the storage group has 3 device(s)"),
     ({"swift_hash_path_suffix": "not-the-one-the-rings-were-made-with"},
      "holds a different swift_hash_path_suffix than this run would write"),
+    ({"ceph_pool_size": 3, "ceph_osd_devices": [{"name": "lab0", "size": "8G"},
+                                                {"name": "sdz", "disk": "/dev/disk/by-id/ostack-no-such-disk"}]},
+     ("compute1: OSD sdz names disk /dev/disk/by-id/ostack-no-such-disk, which does not exist on the node",
+      "ceph_pool_size is 3, but the group storage has 1 host(s) with OSDs")),
+    ({"cinder_backends": [{"name": "lvm-1", "driver": "lvm", "disks": ["/dev/ostack-no-such-disk"]}],
+      "cinder_enabled_backends": ["lvm-1", "ceph"]},
+     ("compute1: cinder backend lvm-1 (lvm) needs the kernel's device-mapper, which this host lacks",
+      "compute1: cinder backend lvm-1 (lvm) exports volumes over iSCSI, and this compute host has no iscsi_tcp",
+      "cinder_enabled_backends names ceph, which no item of cinder_backends defines")),
 )
 
 
-def test_bad_swift_input_is_refused_before_any_change(cloud):
-    for extra, message in SWIFT_REFUSALS:
+def test_bad_storage_input_is_refused_before_any_change(cloud):
+    for extra, messages in SWIFT_REFUSALS:
         run = run_playbook("playbooks/site.yml", tags="always", extra_vars=extra, timeout=600)
         assert run.rc != 0 and run.changed_total() == 0, (extra, run.stats)
-        assert message in " ".join(run.stdout.split()), (extra, run.stdout[-3000:])
+        for message in (messages,) if isinstance(messages, str) else messages:
+            assert message in " ".join(run.stdout.split()), (extra, message, run.stdout[-3000:])
         assert "Nothing was changed" in run.stdout, extra
 
 
