@@ -80,6 +80,21 @@ def units_to_mask(units, states):
                        lambda state: state.get("file") == "masked" and state.get("active") in ("inactive", "failed"))
 
 
+def units_to_stop(show_output):
+    """The units of ``systemctl show -p Id -p LoadState -p ActiveState -p UnitFileState``
+    output (blocks separated by a blank line) that are installed and either running or
+    enabled: those a service turned off still has to stop or disable. A unit no package
+    ships (LoadState not-found) is left alone."""
+    left = []
+    for block in str(show_output or "").split("\n\n"):
+        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        if props.get("LoadState") != "loaded":
+            continue
+        if props.get("ActiveState") not in ("inactive", "failed") or props.get("UnitFileState") == "enabled":
+            left.append(props.get("Id", ""))
+    return [unit for unit in left if unit]
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -88,4 +103,5 @@ class FilterModule:
             "packages_missing": packages_missing,
             "units_to_start": units_to_start,
             "units_to_mask": units_to_mask,
+            "units_to_stop": units_to_stop,
         }

@@ -219,6 +219,46 @@ def test_ports_and_instances_churn_on_one_compute_node_then_one_more_boots(cloud
     assert agents and all(a.is_alive for a in agents), agents
 
 
+TELEMETRY_UNITS = {"controller": ["gnocchi-api", "gnocchi-metricd", "ceilometer-agent-notification",
+                                   "ceilometer-agent-central", "aodh-api", "aodh-evaluator", "aodh-notifier",
+                                   "aodh-listener"],
+                   "compute1": ["ceilometer-agent-compute"]}
+# The plays the switch touches: Telemetry's, and Nova's (whether it sends notifications).
+TELEMETRY_TAGS = "nova,gnocchi,ceilometer,aodh"
+
+
+def test_telemetry_off_stops_it_keeps_its_data_and_on_again_brings_it_back(cloud):
+    """ostack_telemetry_enabled false on the deployed cloud: every Telemetry unit stopped and disabled, Nova sends
+    no notifications, Gnocchi's indexer and measures and Aodh's database stay. true again: all of it back."""
+    ctl = node("controller")
+    count = ("mysql -N -e 'SELECT COUNT(*) FROM gnocchi.resource; SELECT COUNT(*) FROM aodh.alarm'"
+             " ; find /var/lib/gnocchi -type f | wc -l")
+    before = ctl.check_output(count).split()
+    try:
+        off = run_playbook("playbooks/site.yml", tags=TELEMETRY_TAGS, timeout=1800,
+                           extra_vars={"ostack_telemetry_enabled": False})
+        assert off.rc == 0 and off.failed_total() == 0, off
+        for name, units in TELEMETRY_UNITS.items():
+            for unit in units:
+                svc = node(name).service(unit)
+                assert not svc.is_running and not svc.is_enabled, (name, unit)
+            nova = node(name).file("/etc/nova/nova.conf").content_string
+            assert "[oslo_messaging_notifications]\ndriver = noop\n" in nova, name
+        kept = ctl.check_output(count).split()
+        assert kept == before and int(kept[0]) > 0 and int(kept[2]) > 0, (before, kept)
+        again = run_playbook("playbooks/site.yml", tags=TELEMETRY_TAGS, timeout=1800,
+                             extra_vars={"ostack_telemetry_enabled": False})
+        assert again.rc == 0 and again.changed_total() == 0, again.stats
+    finally:
+        on = run_playbook("playbooks/site.yml", tags=TELEMETRY_TAGS, timeout=1800)
+    assert on.rc == 0 and on.failed_total() == 0, on
+    for name, units in TELEMETRY_UNITS.items():
+        for unit in units:
+            svc = node(name).service(unit)
+            assert svc.is_running and svc.is_enabled, (name, unit)
+        assert "[oslo_messaging_notifications]\ndriver = messagingv2\n" in node(name).file("/etc/nova/nova.conf").content_string
+
+
 def test_second_run_changes_nothing(cloud):
     start = time.monotonic()
     again = run_playbook("playbooks/site.yml", timeout=1800)
@@ -287,10 +327,13 @@ CONTROLLER_SERVICES = ("mariadb", "rabbitmq-server", "memcached", "keystone", "g
                        "nova-api", "nova-api-metadata", "nova-conductor", "nova-scheduler", "nova-novncproxy",
                        "neutron-api", "neutron-rpc-server", "neutron-linuxbridge-agent", "neutron-l3-agent",
                        "neutron-dhcp-agent", "neutron-metadata-agent", "swift-proxy", "heat-api", "heat-api-cfn",
-                       "heat-engine", "ceph-mon@controller", "ceph-mgr@controller", "cinder-api", "cinder-scheduler")
+                       "heat-engine", "ceph-mon@controller", "ceph-mgr@controller", "cinder-api", "cinder-scheduler",
+                       "gnocchi-api", "gnocchi-metricd", "ceilometer-agent-notification", "ceilometer-agent-central",
+                       "aodh-api", "aodh-evaluator", "aodh-notifier", "aodh-listener")
 # MariaDB, RabbitMQ, Memcached, Keystone, Glance, Placement, Nova API, metadata, noVNC, Neutron, Swift, Heat,
-# Cinder, Ceph's monitor (msgr2 and legacy).
-CONTROLLER_PORTS = (3306, 5672, 11211, 5000, 9292, 8778, 8774, 8775, 6080, 9696, 8080, 8004, 8000, 8776, 3300, 6789)
+# Cinder, Ceph's monitor (msgr2 and legacy), Gnocchi, Aodh.
+CONTROLLER_PORTS = (3306, 5672, 11211, 5000, 9292, 8778, 8774, 8775, 6080, 9696, 8080, 8004, 8000, 8776, 3300, 6789,
+                    8041, 8042)
 STORAGE_SERVICES = ("rsync", "swift-account", "swift-account-auditor", "swift-account-reaper",
                     "swift-account-replicator", "swift-container", "swift-container-auditor",
                     "swift-container-replicator", "swift-container-updater", "swift-object", "swift-object-auditor",
@@ -318,7 +361,7 @@ def test_compute_runs_no_controller_service(cloud):
 
 def test_compute_node_runs_libvirt_under_tcg(cloud):
     cmp_ = node("compute1")
-    for svc in ("libvirtd", "nova-compute", "neutron-linuxbridge-agent"):
+    for svc in ("libvirtd", "nova-compute", "neutron-linuxbridge-agent", "ceilometer-agent-compute"):
         assert cmp_.service(svc).is_running and cmp_.service(svc).is_enabled, svc
     for path in ("/etc/nova/nova.conf", "/etc/nova/nova-compute.conf"):
         conf = cmp_.file(path)
@@ -436,7 +479,7 @@ def test_ceph_and_cinder_run_with_private_keys_and_the_secret_libvirt_uses(cloud
     assert "\n[cinder]\n" in nova and "\nos_region_name = RegionOne\n" in nova
 
 
-# Bad Swift, Ceph and Cinder input, each refused by site.yml before any change, naming the host, the
+# Bad Swift, Ceph, Cinder and Telemetry input, each refused by site.yml before any change, naming the host, the
 # value and the fix.
 SWIFT_REFUSALS = (
     ({"swift_devices": [{"name": "d1"}, {"name": "d9", "disk": "/dev/ostack-no-such-disk"}]},
@@ -456,7 +499,7 @@ SWIFT_REFUSALS = (
 )
 
 
-def test_bad_storage_input_is_refused_before_any_change(cloud):
+def test_bad_storage_and_telemetry_input_is_refused_before_any_change(cloud):
     for extra, messages in SWIFT_REFUSALS:
         run = run_playbook("playbooks/site.yml", tags="always", extra_vars=extra, timeout=600)
         assert run.rc != 0 and run.changed_total() == 0, (extra, run.stats)

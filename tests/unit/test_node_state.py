@@ -1,4 +1,4 @@
-from node_state import live_sections, packages_missing, unit_states, units_to_mask, units_to_start
+from node_state import live_sections, packages_missing, unit_states, units_to_mask, units_to_start, units_to_stop
 
 # Lines as `systemctl list-units --all --no-legend --plain` and `list-unit-files` print them.
 UNITS = [
@@ -57,3 +57,43 @@ def test_missing_packages_ignore_version_and_architecture_qualifiers():
     assert packages_missing(["nova-api", "python3-pymysql=1.0.2-2", "qemu-block-extra:amd64", "nova-compute"],
                             installed) == ["nova-compute"]
     assert packages_missing([], installed) == []
+
+
+SHOW = """Id=gnocchi-api.service
+LoadState=loaded
+ActiveState=active
+UnitFileState=enabled
+
+Id=gnocchi-metricd.service
+LoadState=loaded
+ActiveState=inactive
+UnitFileState=enabled
+
+Id=aodh-api.service
+LoadState=loaded
+ActiveState=inactive
+UnitFileState=disabled
+
+Id=aodh-listener.service
+LoadState=loaded
+ActiveState=failed
+UnitFileState=disabled
+
+Id=ceilometer-agent-central.service
+LoadState=not-found
+ActiveState=inactive
+UnitFileState=
+
+Id=aodh-notifier.service
+LoadState=loaded
+ActiveState=activating
+UnitFileState=disabled"""
+
+
+def test_units_to_stop_are_the_installed_units_running_or_enabled():
+    assert units_to_stop(SHOW) == ["gnocchi-api.service", "gnocchi-metricd.service", "aodh-notifier.service"]
+
+
+def test_units_to_stop_of_nothing_is_nothing():
+    assert units_to_stop("") == []
+    assert units_to_stop(None) == []
