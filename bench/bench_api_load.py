@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench_api_load.py [--clients 4] [--rounds 6] [--out bench/results/api-load.txt]
 
 For each API (identity, image, placement, compute, network, object-store, orchestration,
-block-storage) it runs --clients threads at
+block-storage, metric, alarming) it runs --clients threads at
 once, each with its own session as the demo user (the admin for placement), each doing
 --rounds rounds of that API's mix (below). Every request has a 30 s timeout; the whole run
 stops at --deadline seconds. It prints, per API, the requests, errors, timeouts and the
@@ -22,6 +22,9 @@ The mixes (every object it creates is named load-<run>-..., and deleted in the s
   object-store   list containers; create one, put a 64 KiB object, get it, delete both
   orchestration  list stacks; create a one-resource stack, wait for it, delete it
   block-storage  list volumes; create a 1 GiB volume, wait until available, delete it
+  metric     list resources; create a metric, post 10 measures, read them back
+             (refresh=true: aggregated on the spot), delete the metric
+  alarming   list alarms; create an event alarm, show it, delete it
 """
 import argparse
 import logging
@@ -39,7 +42,8 @@ import yaml
 CLOUDS = os.path.expanduser("~/.config/ostack/clouds.yaml")
 TIMEOUT = 30
 PORTS = {"5000": "identity", "9292": "image", "8778": "placement", "8774": "compute", "9696": "network",
-         "8080": "object-store", "8004": "orchestration", "8776": "block-storage"}
+         "8080": "object-store", "8004": "orchestration", "8776": "block-storage", "8041": "metric",
+         "8042": "alarming"}
 STACK_TEMPLATE = {"heat_template_version": "2021-04-16",
                   "resources": {"secret": {"type": "OS::Heat::RandomString", "properties": {"length": 12}}}}
 
@@ -194,10 +198,50 @@ def block_storage(conn, tag):
     yield "volume deleted"
 
 
+def _rest(conn, service_type, method, path, **kwargs):
+    """A request to a service the SDK has no proxy for, through its keystoneauth session (raises on an error)."""
+    return conn.session.request(path, method, endpoint_filter={"service_type": service_type, "interface": "public"},
+                                timeout=TIMEOUT, **kwargs)
+
+
+def metric(conn, tag):
+    _rest(conn, "metric", "GET", "/v1/resource/generic?limit=10")
+    yield "list resources"
+    made = _rest(conn, "metric", "POST", "/v1/metric", json={"name": "load-%s" % tag, "archive_policy_name": "low"}).json()
+    yield "create metric"
+    try:
+        now = time.time()
+        points = [{"timestamp": now - 60 * i, "value": float(i)} for i in range(10)]
+        _rest(conn, "metric", "POST", "/v1/metric/%s/measures" % made["id"], json=points)
+        yield "post measures"
+        read = _rest(conn, "metric", "GET", "/v1/metric/%s/measures?refresh=true" % made["id"]).json()
+        if not read:
+            raise AssertionError("metric %s has no measures after 10 were posted" % made["id"])
+        yield "read measures"
+    finally:
+        _rest(conn, "metric", "DELETE", "/v1/metric/%s" % made["id"])
+    yield "metric deleted"
+
+
+def alarming(conn, tag):
+    _rest(conn, "alarming", "GET", "/v2/alarms")
+    yield "list alarms"
+    made = _rest(conn, "alarming", "POST", "/v2/alarms",
+                 json={"name": "load-%s" % tag, "type": "event", "event_rule": {"event_type": "compute.instance.update"}}).json()
+    yield "create alarm"
+    try:
+        _rest(conn, "alarming", "GET", "/v2/alarms/%s" % made["alarm_id"])
+        yield "show alarm"
+    finally:
+        _rest(conn, "alarming", "DELETE", "/v2/alarms/%s" % made["alarm_id"])
+    yield "alarm deleted"
+
+
 MIXES = {"identity": (identity, "ostack-demo"), "image": (image, "ostack-demo"),
          "placement": (placement, "ostack-admin"), "compute": (compute, "ostack-demo"),
          "network": (network, "ostack-demo"), "object-store": (object_store, "ostack-demo"),
-         "orchestration": (orchestration, "ostack-demo"), "block-storage": (block_storage, "ostack-demo")}
+         "orchestration": (orchestration, "ostack-demo"), "block-storage": (block_storage, "ostack-demo"),
+         "metric": (metric, "ostack-demo"), "alarming": (alarming, "ostack-demo")}
 
 
 def run(clients=4, rounds=6, deadline=300.0, apis=None):

@@ -134,6 +134,7 @@ def test_the_documented_contract_and_the_check_agree():
                              "roles", "openstack_common", "meta", "argument_specs.yml")
     with open(spec_path) as f:
         specs = yaml.safe_load(f)["argument_specs"]
+    assert {"install", "config", "service", "stop"} <= set(specs)
     for phase in ("install", "config", "service"):
         documented = specs[phase]["options"]["openstack_common_service"]["options"]
         assert set(documented) == set(service_contract._TOP_KEYS), phase
