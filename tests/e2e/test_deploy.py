@@ -90,7 +90,7 @@ def cloud():
         stop = run_until("playbooks/site.yml", marker, delay)
         left = {name: node(name).run(LEFT).stdout.split("\n")[:3] for name in ("controller", "compute1")}
         stops.append({"where": where, "rc": stop["rc"], "seconds": stop["seconds"], "marker_at": stop["marker_at"],
-                      "sigint_at": stop["sigint_at"], "killed": stop["killed"], "left": left})
+                      "sigint_at": stop["sigint_at"], "sigints": stop["sigints"], "killed": stop["killed"], "left": left})
         record(interrupted_runs=stops)
         assert stop["sigint_at"] is not None and stop["rc"] != 0 and not stop["killed"], (
             where, {k: v for k, v in stop.items() if k != "output"}, stop["output"][-6000:])
