@@ -7,10 +7,11 @@ The live read prints sections separated by a line ``--``; ``live_sections`` spli
 --no-legend --plain`` and ``systemctl list-unit-files --no-legend --plain`` into
 ``{unit: {"load": ..., "active": ..., "file": ...}}``.
 
-``packages_missing``, ``units_to_start`` and ``units_to_mask`` answer "what is left to do"
+``packages_missing``, ``units_to_start``, ``units_to_mask`` and ``units_to_stop`` answer "what is left to do"
 from that read. When the read is missing (``None``: a play without the prechecks, such as
 a molecule scenario) every package and unit counts as left to do, so the module calls run
-as they would without the read. A unit or package the read does not know is left to do.
+as they would without the read. A unit or package the read does not know is left to do
+(for ``units_to_stop``, a unit the read does not know is not installed, and is left alone).
 """
 
 
@@ -80,19 +81,15 @@ def units_to_mask(units, states):
                        lambda state: state.get("file") == "masked" and state.get("active") in ("inactive", "failed"))
 
 
-def units_to_stop(show_output):
-    """The units of ``systemctl show -p Id -p LoadState -p ActiveState -p UnitFileState``
-    output (blocks separated by a blank line) that are installed and either running or
-    enabled: those a service turned off still has to stop or disable. A unit no package
-    ships (LoadState not-found) is left alone."""
-    left = []
-    for block in str(show_output or "").split("\n\n"):
-        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
-        if props.get("LoadState") != "loaded":
-            continue
-        if props.get("ActiveState") not in ("inactive", "failed") or props.get("UnitFileState") == "enabled":
-            left.append(props.get("Id", ""))
-    return [unit for unit in left if unit]
+def units_to_stop(units, states):
+    """The units installed (known to ``states``) and either running or enabled: those a
+    service turned off still has to stop or disable. A unit the read does not know is not
+    installed, and is left alone; without a read every unit counts as left to do."""
+    if states is None:
+        return [str(u) for u in units or []]
+    return [str(unit) for unit in units or [] if _unit_name(unit) in states
+            and (states[_unit_name(unit)].get("active", "inactive") not in ("inactive", "failed")
+                 or states[_unit_name(unit)].get("file") == "enabled")]
 
 
 class FilterModule:

@@ -59,41 +59,22 @@ def test_missing_packages_ignore_version_and_architecture_qualifiers():
     assert packages_missing([], installed) == []
 
 
-SHOW = """Id=gnocchi-api.service
-LoadState=loaded
-ActiveState=active
-UnitFileState=enabled
-
-Id=gnocchi-metricd.service
-LoadState=loaded
-ActiveState=inactive
-UnitFileState=enabled
-
-Id=aodh-api.service
-LoadState=loaded
-ActiveState=inactive
-UnitFileState=disabled
-
-Id=aodh-listener.service
-LoadState=loaded
-ActiveState=failed
-UnitFileState=disabled
-
-Id=ceilometer-agent-central.service
-LoadState=not-found
-ActiveState=inactive
-UnitFileState=
-
-Id=aodh-notifier.service
-LoadState=loaded
-ActiveState=activating
-UnitFileState=disabled"""
+STOP_STATES = {
+    "gnocchi-api.service": {"load": "loaded", "active": "active", "file": "enabled"},
+    "gnocchi-metricd.service": {"load": "loaded", "active": "inactive", "file": "enabled"},
+    "aodh-api.service": {"load": "loaded", "active": "inactive", "file": "disabled"},
+    "aodh-listener.service": {"load": "loaded", "active": "failed", "file": "disabled"},
+    "aodh-evaluator.service": {"file": "disabled"},
+    "aodh-notifier.service": {"load": "loaded", "active": "activating", "file": "disabled"},
+}
 
 
 def test_units_to_stop_are_the_installed_units_running_or_enabled():
-    assert units_to_stop(SHOW) == ["gnocchi-api.service", "gnocchi-metricd.service", "aodh-notifier.service"]
+    wanted = ["gnocchi-api", "gnocchi-metricd", "aodh-api", "aodh-listener", "aodh-evaluator",
+              "ceilometer-agent-central", "aodh-notifier"]
+    assert units_to_stop(wanted, STOP_STATES) == ["gnocchi-api", "gnocchi-metricd", "aodh-notifier"]
 
 
-def test_units_to_stop_of_nothing_is_nothing():
-    assert units_to_stop("") == []
-    assert units_to_stop(None) == []
+def test_units_to_stop_without_a_read_are_all_of_them():
+    assert units_to_stop(["a", "b"], None) == ["a", "b"]
+    assert units_to_stop([], STOP_STATES) == []
