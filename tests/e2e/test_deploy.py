@@ -499,6 +499,12 @@ SWIFT_REFUSALS = (
      ("compute1: cinder backend lvm-1 (lvm) needs the kernel's device-mapper, which this host lacks",
       "compute1: cinder backend lvm-1 (lvm) exports volumes over iSCSI, and this compute host has no iscsi_tcp",
       "cinder_enabled_backends names ceph, which no item of cinder_backends defines")),
+    ({"gnocchi_storage_driver": "ceph", "ostack_ceph_enabled": False},
+     "gnocchi_storage_driver is ceph, but this cloud deploys no Ceph (ostack_ceph_enabled is false): set it to file"),
+    ({"gnocchi_storage_driver": "ceph"},
+     "gnocchi_storage_driver is ceph, but Debian 12's gnocchi 4.4.2 cannot aggregate measures on Ceph"),
+    ({"ceilometer_archive_policy": "no-such-policy"},
+     "ceilometer_archive_policy is no-such-policy, an archive policy Gnocchi does not have: set it to one of"),
 )
 
 
