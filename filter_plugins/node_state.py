@@ -85,11 +85,9 @@ def units_to_stop(units, states):
     """The units installed (known to ``states``) and either running or enabled: those a
     service turned off still has to stop or disable. A unit the read does not know is not
     installed, and is left alone; without a read every unit counts as left to do."""
-    if states is None:
-        return [str(u) for u in units or []]
-    return [str(unit) for unit in units or [] if _unit_name(unit) in states
-            and (states[_unit_name(unit)].get("active", "inactive") not in ("inactive", "failed")
-                 or states[_unit_name(unit)].get("file") == "enabled")]
+    return _units_left(units, states,
+                       lambda state: not state or (state.get("active", "inactive") in ("inactive", "failed")
+                                                   and state.get("file") != "enabled"))
 
 
 class FilterModule:
