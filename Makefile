@@ -14,9 +14,10 @@ PYTEST := pytest
 # bootstrap/with-ara.sh adds ARA's callback); `make ara-report` writes it out as HTML.
 ARA ?= 0
 export ARA
-# Mitogen, opt-in (see ansible.cfg and README "Performance"): make site MITOGEN=1.
-ifeq ($(MITOGEN),1)
-export ANSIBLE_STRATEGY = mitogen_linear
+# Mitogen is ansible.cfg's default strategy (README "Performance"); plain Ansible:
+# make site MITOGEN=0 (the same as ANSIBLE_STRATEGY=linear).
+ifeq ($(MITOGEN),0)
+export ANSIBLE_STRATEGY = linear
 endif
 ifeq ($(ARA),1)
 PLAYBOOK := bash bootstrap/with-ara.sh ansible-playbook

@@ -1,8 +1,8 @@
 """Ansible's linear strategy over Mitogen's connection layer (mitogen on PyPI, pinned in
 requirements.txt): one persistent Python interpreter per host instead of one per task.
 
-Opt-in: `ANSIBLE_STRATEGY=mitogen_linear` (or `make ... MITOGEN=1`); ansible.cfg points
-strategy_plugins here. Mitogen ships the same plugin in its own
+ansible.cfg's default strategy (plain Ansible: `ANSIBLE_STRATEGY=linear`, or
+`make ... MITOGEN=0`); ansible.cfg points strategy_plugins here. Mitogen ships the same plugin in its own
 package directory; this file only makes it reachable through the repo's strategy_plugins
 path, whatever the virtualenv's Python version.
 """
