@@ -2,9 +2,9 @@
 requirements.txt): one persistent Python interpreter per host instead of one per task.
 
 ansible.cfg's default strategy (plain Ansible: `ANSIBLE_STRATEGY=linear`, or
-`make ... MITOGEN=0`); ansible.cfg points strategy_plugins here. Mitogen ships the same plugin in its own
-package directory; this file only makes it reachable through the repo's strategy_plugins
-path, whatever the virtualenv's Python version.
+`make ... MITOGEN=0`); ansible.cfg points strategy_plugins here. Mitogen ships the same
+plugin in its own package directory; this file only makes it reachable through the repo's
+strategy_plugins path, whatever the virtualenv's Python version.
 """
 from ansible.errors import AnsibleError
 
