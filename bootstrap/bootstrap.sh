@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the suite needs on the machine that runs it, from the repo's own files:
 #   - the Debian packages in bootstrap/host-packages.txt (apt-get, only what is missing);
-#   - a virtualenv in .venv with the pinned requirements.txt (re-created only when it changes).
+#   - a virtualenv in .venv with the pinned requirements.txt, every dependency held at the
+#     version constraints.txt names (re-built only when either file changes).
 # Idempotent: a second run installs nothing and says so.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,12 +33,12 @@ fi
 
 PY=${PYTHON:-python3}
 stamp=.venv/.requirements.sha256
-want=$(sha256sum requirements.txt | cut -d' ' -f1)
+want=$(cat requirements.txt constraints.txt | sha256sum | cut -d' ' -f1)
 if [ ! -x .venv/bin/ansible-playbook ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    echo "bootstrap: building .venv from requirements.txt"
+    echo "bootstrap: building .venv from requirements.txt under constraints.txt"
     "$PY" -m venv .venv
-    .venv/bin/pip install -q --upgrade pip
-    .venv/bin/pip install -q -r requirements.txt
+    .venv/bin/pip install -q --upgrade pip -c constraints.txt
+    .venv/bin/pip install -q -r requirements.txt -c constraints.txt
     echo "$want" > "$stamp"
 else
     echo "bootstrap: .venv up to date"
@@ -46,5 +47,5 @@ fi
 # Optional run history (make ... ARA=1): ara into the same venv, once.
 if [ "${ARA:-0}" = "1" ] && [ ! -x .venv/bin/ara-manage ]; then
     echo "bootstrap: installing ARA (requirements-ara.txt) for the run history"
-    .venv/bin/pip install -q -r requirements-ara.txt
+    .venv/bin/pip install -q -r requirements-ara.txt -c constraints.txt
 fi
