@@ -25,6 +25,12 @@ description:
     its id); endpoints are never duplicated.
   - Two catalog services of the same name and type, or two endpoints of one service, interface and
     region, are ambiguous; the task then fails, names their ids and changes nothing.
+  - With O(snapshot=true) it changes nothing and only reads, for O(domain), O(project), O(role) and
+    O(region_name), what every registration there would read (the domain's users, the users with
+    O(role) on O(project), the catalog services and the region's endpoints) and returns it as
+    RV(snapshot). The filter C(keystone_registration_due) plans a registration against it, so a
+    run that registers many services can read Keystone once and call this module only for the
+    services with something to do.
 version_added: "1.0.0"
 author:
   - ostack maintainers (@ostack)
@@ -71,15 +77,18 @@ options:
     required: true
   user:
     description:
-      - Name of the service's account.
+      - Name of the service's account. Required unless O(snapshot=true).
     type: str
-    required: true
   password:
     description:
       - Password of the account, set when the account is created and never changed afterwards.
-        Never shown in the task's result or diff.
+        Never shown in the task's result or diff. Required unless O(snapshot=true).
     type: str
-    required: true
+  snapshot:
+    description:
+      - Only read Keystone and return RV(snapshot); O(user), O(password) and O(services) are not used.
+    type: bool
+    default: false
   domain:
     description:
       - Name or id of the domain of O(user) and of O(project).
@@ -171,6 +180,33 @@ EXAMPLES = r"""
   delegate_to: localhost
   run_once: true
 
+- name: Read Keystone once for the registrations of a run
+  keystone_registration:
+    auth: "{{ admin_auth }}"
+    region_name: RegionOne
+    project: service
+    role: admin
+    snapshot: true
+  register: keystone_snapshot
+  delegate_to: localhost
+  run_once: true
+
+- name: Register the image service only if the snapshot shows something to do
+  keystone_registration:
+    auth: "{{ admin_auth }}"
+    region_name: RegionOne
+    user: glance
+    password: "{{ glance_keystone_password }}"
+    project: service
+    role: admin
+    services: [{name: glance, type: image, description: OpenStack Image, url: "http://10.0.0.11:9292"}]
+  when: >-
+    {'user': 'glance', 'password': glance_keystone_password,
+     'services': [{'name': 'glance', 'type': 'image', 'description': 'OpenStack Image', 'url': 'http://10.0.0.11:9292'}]}
+    | keystone_registration_due(keystone_snapshot.snapshot, project='service', role='admin', region='RegionOne')
+  delegate_to: localhost
+  run_once: true
+
 - name: Register a service account without catalog entries
   keystone_registration:
     auth: "{{ admin_auth }}"
@@ -185,6 +221,23 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+snapshot:
+  description:
+    - With O(snapshot=true), what Keystone holds for O(domain), O(project), O(role) and O(region_name),
+      as the names they were asked for and the entries, without any password.
+  returned: when O(snapshot=true)
+  type: dict
+  sample:
+    domain: default
+    project: service
+    role: admin
+    region: RegionOne
+    users: [{id: 6b5a0d5c8e8b4e0f9a1c2d3e4f5a6b7c, name: glance, enabled: true}]
+    assigned: [6b5a0d5c8e8b4e0f9a1c2d3e4f5a6b7c]
+    services: [{id: 0f3a5b6c7d8e9f0a1b2c3d4e5f6a7b8c, name: glance, type: image, description: OpenStack Image, enabled: true}]
+    endpoints:
+      - {id: 1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d, service_id: 0f3a5b6c7d8e9f0a1b2c3d4e5f6a7b8c, interface: public,
+         region_id: RegionOne, url: "http://10.0.0.11:9292", enabled: true}
 actions:
   description:
     - What was done (in check mode, what would be done), in order, one readable line each. Empty when
@@ -199,14 +252,14 @@ actions:
       -> http://10.0.0.11:9292"
 user_id:
   description: Id of the user; null in check mode when it would be created.
-  returned: always
+  returned: unless O(snapshot=true)
   type: str
   sample: 6b5a0d5c8e8b4e0f9a1c2d3e4f5a6b7c
 services:
   description:
     - The catalog services as the task leaves them (in check mode, as it would leave them), with their
       endpoints by interface. An id is null in check mode for what would be created.
-  returned: always
+  returned: unless O(snapshot=true)
   type: list
   elements: dict
   sample:
@@ -247,8 +300,9 @@ MODULE_ARGS = dict(
             user_domain_id=dict(type="str"),
         )),
         region_name=dict(type="str", required=True),
-        user=dict(type="str", required=True),
-        password=dict(type="str", required=True, no_log=True),
+        user=dict(type="str"),
+        password=dict(type="str", no_log=True),
+        snapshot=dict(type="bool", default=False),
         domain=dict(type="str", default="default"),
         project=dict(type="str", required=True),
         role=dict(type="str", required=True),
@@ -262,6 +316,7 @@ MODULE_ARGS = dict(
         ca_cert=dict(type="path"),
         timeout=dict(type="int", default=30),
     ),
+    required_if=[("snapshot", False, ("user", "password"))],
 )
 
 
@@ -276,8 +331,9 @@ def connect(params):
     return openstack.connect(**kwargs)
 
 
-def read(identity, want):
-    """What Keystone holds, as the plain dicts plan() takes, and the ids the actions need."""
+def scope(identity, want):
+    """The domain, project and role ``want`` names, as Keystone holds them; RegistrationError if one
+    is missing."""
     domain = identity.find_domain(want["domain"])
     if domain is None:
         raise RegistrationError("domain %s does not exist in Keystone: set domain to the name or id of an existing "
@@ -294,6 +350,32 @@ def read(identity, want):
                 "Keystone's global roles", "role")
     if role is None:
         raise RegistrationError("role %s does not exist in Keystone: create it first or set role" % want["role"])
+    return domain, project, role
+
+
+def read_snapshot(identity, params):
+    """What every registration in one domain, project, role and region reads, in one go: the
+    domain's users, the ids of the users with the role on the project (direct assignments), the
+    catalog and the region's endpoints. The keys are those have_from_snapshot() takes."""
+    names = dict(domain=params["domain"], project=params["project"], role=params["role"],
+                 region=params["region_name"])
+    domain, project, role = scope(identity, names)
+    users = [dict(id=u.id, name=u.name, enabled=u.is_enabled) for u in identity.users(domain_id=domain.id)]
+    assigned = sorted(set(a.user["id"] for a in identity.role_assignments(scope_project_id=project["id"],
+                                                                           role_id=role["id"])
+                          if a.user and a.user.get("id")))
+    services = [dict(id=s.id, name=s.name, type=s.type, description=s.description, enabled=s.is_enabled)
+                for s in identity.services()]
+    endpoints = [dict(id=e.id, service_id=e.service_id, interface=e.interface, region_id=e.region_id,
+                      url=e.url, enabled=e.is_enabled)
+                 for e in identity.endpoints(region_id=params["region_name"])]
+    return dict(names, users=users, assigned=assigned, services=services, endpoints=endpoints)
+
+
+def read(identity, want):
+    """What Keystone holds, as the plain dicts plan() takes, and the ids the actions need."""
+    domain, project, role = scope(identity, want)
+    where = "domain %s" % want["domain"]
     user = pick("user", want["user"],
                 [dict(id=u.id, name=u.name, enabled=u.is_enabled)
                  for u in identity.users(domain_id=domain.id, name=want["user"])],
@@ -351,12 +433,21 @@ def main():
     module = AnsibleModule(supports_check_mode=True, **MODULE_ARGS)
     if openstack is None:
         module.fail_json(msg=missing_required_lib("openstacksdk"), exception=OPENSTACKSDK_IMPORT_ERROR)
+    auth_url = module.params["auth"]["auth_url"]
+    if module.params["snapshot"]:
+        try:
+            snapshot = read_snapshot(connect(module.params).identity, module.params)
+        except RegistrationError as exc:
+            module.fail_json(msg=str(exc))
+        except Exception as exc:  # as below
+            module.fail_json(msg="reading Keystone at %s failed: %s: %s (check auth, region_name and that Keystone "
+                                 "is up)" % (auth_url, type(exc).__name__, exc), exception=traceback.format_exc())
+        module.exit_json(changed=False, actions=[], snapshot=snapshot)
     try:
         want = build_want(module.params)
     except RegistrationError as exc:
         module.fail_json(msg=str(exc))
 
-    auth_url = module.params["auth"]["auth_url"]
     try:
         conn = connect(module.params)
         have, ids = read(conn.identity, want)

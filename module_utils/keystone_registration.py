@@ -14,6 +14,11 @@ Semantics (the ones of the openstack.cloud tasks this replaces):
   existing one with another URL, or disabled, is updated in place (same id), never duplicated.
 - Two catalog services of the same name and type, or two endpoints of one service, interface
   and region, are ambiguous: the task fails and names the ids, and changes nothing.
+
+A snapshot (the module with ``snapshot: true``) is what Keystone holds for one domain, project,
+role and region, read once: the domain's users, who has the role on the project, the catalog
+and the region's endpoints. ``registration_due`` plans a registration against it without a
+login of its own, so a run registers only the services whose plan has actions.
 """
 
 from urllib.parse import urlparse
@@ -290,3 +295,39 @@ def outcome(want, have, created):
                          "endpoints": endpoints})
     user = have.get("user")
     return (user["id"] if user else created["user"]), services
+
+
+# --------------------------------------------------------------------------- snapshot
+
+def have_from_snapshot(want, snapshot):
+    """``have`` as plan() takes it, for ``want``, from a snapshot; None when the snapshot was read
+    for another domain, project, role or region than ``want`` names (it cannot tell then). Pure.
+
+    ``snapshot`` is {domain, project, role, region (as the snapshot was asked for), users:
+    [{id, name, enabled}] of the domain, assigned: [ids of the users with the role on the
+    project], services, endpoints (of the region)}. Raises RegistrationError as pick() does."""
+    if not isinstance(snapshot, dict):
+        return None
+    for key, want_key in (("domain", "domain"), ("project", "project"), ("role", "role"), ("region", "region")):
+        if snapshot.get(key) != want[want_key]:
+            return None
+    user = pick("user", want["user"], snapshot.get("users") or [], "domain %s" % want["domain"], "user")
+    return dict(user=user,
+                role_assigned=user is not None and user["id"] in (snapshot.get("assigned") or []),
+                services=list(snapshot.get("services") or []) if want["services"] else [],
+                endpoints=list(snapshot.get("endpoints") or []) if want["services"] else [])
+
+
+def registration_due(params, snapshot):
+    """Whether a registration with the module's ``params`` has anything to do, judged from a
+    snapshot. Pure. True when the plan has actions, and also whenever the snapshot cannot
+    tell (none, another domain, project, role or region) or the parameters or Keystone's
+    state are in error: the module then runs and reports it."""
+    try:
+        want = build_want(params)
+        have = have_from_snapshot(want, snapshot)
+        if have is None:
+            return True
+        return bool(plan(want, have)["actions"])
+    except RegistrationError:
+        return True

@@ -11,8 +11,9 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 import keystone_registration as module_file
 from ansible.module_utils.keystone_registration import (
-    INTERFACES, RegistrationError, build_want, outcome, pick, plan,
+    INTERFACES, RegistrationError, build_want, have_from_snapshot, outcome, pick, plan, registration_due,
 )
+from keystone_snapshot import keystone_registration_due
 
 GLANCE = {"name": "glance", "type": "image", "description": "OpenStack Image", "url": "http://10.0.0.11:9292"}
 NOVA = {"name": "nova", "type": "compute", "description": "OpenStack Compute", "url": "http://10.0.0.11:8774/v2.1"}
@@ -377,11 +378,12 @@ class FakeIdentity(object):
     def roles(self, name):
         return [r for r in self.roles_ if r.name == name]
 
-    def users(self, domain_id, name):
-        return [u for u in self.users_ if u.domain_id == domain_id and u.name == name]
+    def users(self, domain_id, name=None):
+        return [u for u in self.users_ if u.domain_id == domain_id and name in (None, u.name)]
 
-    def role_assignments(self, user_id, scope_project_id, role_id):
-        return [object()] if (user_id, scope_project_id, role_id) in self.assignments else []
+    def role_assignments(self, scope_project_id, role_id, user_id=None):
+        return [SimpleNamespace(user={"id": u}) for (u, p, r) in sorted(self.assignments)
+                if (p, r) == (scope_project_id, role_id) and user_id in (None, u)]
 
     def services(self):
         return list(self.services_)
@@ -491,3 +493,86 @@ def test_read_skips_the_catalog_when_there_are_no_services():
     identity.services = identity.endpoints = None  # would fail if called
     have, _ = module_file.read(identity, want(services=[]))
     assert have["services"] == [] and have["endpoints"] == []
+
+
+# --------------------------------------------------------------------------- snapshot
+
+def snapshot_of(identity, **overrides):
+    return module_file.read_snapshot(identity, params(**overrides))
+
+
+def test_argument_spec_needs_user_and_password_unless_snapshot():
+    spec = module_file.MODULE_ARGS["argument_spec"]
+    required_if = module_file.MODULE_ARGS["required_if"]
+    base = {"auth": {"auth_url": "http://10.0.0.11:5000/v3", "username": "admin", "password": "adminpw"},
+            "region_name": "RegionOne", "project": "service", "role": "admin"}
+    missing = ArgumentSpecValidator(spec, required_if=required_if).validate(dict(base))
+    assert "user" in " ".join(missing.error_messages) and "password" in " ".join(missing.error_messages)
+    ok = ArgumentSpecValidator(spec, required_if=required_if).validate(dict(base, snapshot=True))
+    assert ok.error_messages == []
+
+
+def test_a_snapshot_plans_as_the_modules_own_read_does():
+    identity = FakeIdentity()
+    wanted = want(services=[GLANCE, NOVA])
+    assert registration_due(params(services=[GLANCE, NOVA]), snapshot_of(identity))
+    run(identity, wanted)
+    snap = snapshot_of(identity)
+    assert snap["assigned"] == [identity.users_[0].id] and len(snap["endpoints"]) == 6
+    # The same plan from the snapshot as from the module's targeted read, so nothing is due.
+    have, _ = module_file.read(identity, wanted)
+    assert have_from_snapshot(wanted, snap) == have
+    assert not registration_due(params(services=[GLANCE, NOVA]), snap)
+    assert not registration_due(params(services=[GLANCE]), snap)
+    # Another service, another URL, a disabled user or endpoint, a lost assignment: due.
+    assert registration_due(params(user="nova"), snap)
+    assert registration_due(params(services=[dict(GLANCE, url="http://10.0.0.12:9292")]), snap)
+    identity.users_[0].is_enabled = False
+    assert registration_due(params(), snapshot_of(identity))
+    identity.users_[0].is_enabled = True
+    identity.endpoints_[0].is_enabled = False
+    assert registration_due(params(), snapshot_of(identity))
+    identity.endpoints_[0].is_enabled = True
+    identity.assignments.clear()
+    assert registration_due(params(), snapshot_of(identity))
+
+
+def test_a_snapshot_of_another_scope_or_none_cannot_tell_so_the_module_runs():
+    identity = FakeIdentity()
+    run(identity, want())
+    snap = snapshot_of(identity)
+    assert not registration_due(params(), snap)
+    for other in ({"domain": "heat"}, {"project": "admin"}, {"role": "member"}, {"region_name": "RegionTwo"}):
+        assert have_from_snapshot(want(**other), snap) is None
+        assert registration_due(params(**other), snap)
+    assert registration_due(params(), None)
+    assert registration_due(params(), {"skipped": True})
+
+
+def test_bad_input_or_an_ambiguous_keystone_is_left_to_the_module_to_report():
+    identity = FakeIdentity()
+    run(identity, want())
+    snap = snapshot_of(identity)
+    assert registration_due(params(password=""), snap)
+    assert registration_due(params(user="Glance"), snap)      # Keystone holds glance: pick() refuses
+    snap["services"].append(dict(snap["services"][0], id="dup"))
+    assert registration_due(params(), snap)
+
+
+def test_a_snapshot_holds_no_password():
+    identity = FakeIdentity()
+    run(identity, want())
+    assert SECRET not in repr(snapshot_of(identity))
+
+
+def test_the_filter_takes_the_service_contracts_keystone_dict():
+    identity = FakeIdentity()
+    run(identity, want())
+    snap = snapshot_of(identity)
+    ks = {"user": "glance", "password": SECRET, "services": [dict(GLANCE)]}
+    assert not keystone_registration_due(ks, snap, project="service", role="admin", region="RegionOne")
+    assert keystone_registration_due(dict(ks, user="placement"), snap, project="service", role="admin",
+                                     region="RegionOne")
+    assert keystone_registration_due(ks, snap, project="service", role="admin", region="RegionOne", domain="heat")
+    with pytest.raises(Exception, match="keystone dict"):
+        keystone_registration_due(None, snap, project="service", role="admin", region="RegionOne")
