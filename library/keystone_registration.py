@@ -353,6 +353,20 @@ def scope(identity, want):
     return domain, project, role
 
 
+def _users(identity, domain_id, **query):
+    return [dict(id=u.id, name=u.name, enabled=u.is_enabled) for u in identity.users(domain_id=domain_id, **query)]
+
+
+def _catalog(identity, region):
+    """The catalog services and the region's endpoints, as plan() takes them."""
+    services = [dict(id=s.id, name=s.name, type=s.type, description=s.description, enabled=s.is_enabled)
+                for s in identity.services()]
+    endpoints = [dict(id=e.id, service_id=e.service_id, interface=e.interface, region_id=e.region_id,
+                      url=e.url, enabled=e.is_enabled)
+                 for e in identity.endpoints(region_id=region)]
+    return services, endpoints
+
+
 def read_snapshot(identity, params):
     """What every registration in one domain, project, role and region reads, in one go: the
     domain's users, the ids of the users with the role on the project (direct assignments), the
@@ -360,15 +374,11 @@ def read_snapshot(identity, params):
     names = dict(domain=params["domain"], project=params["project"], role=params["role"],
                  region=params["region_name"])
     domain, project, role = scope(identity, names)
-    users = [dict(id=u.id, name=u.name, enabled=u.is_enabled) for u in identity.users(domain_id=domain.id)]
+    users = _users(identity, domain.id)
     assigned = sorted(set(a.user["id"] for a in identity.role_assignments(scope_project_id=project["id"],
                                                                            role_id=role["id"])
                           if a.user and a.user.get("id")))
-    services = [dict(id=s.id, name=s.name, type=s.type, description=s.description, enabled=s.is_enabled)
-                for s in identity.services()]
-    endpoints = [dict(id=e.id, service_id=e.service_id, interface=e.interface, region_id=e.region_id,
-                      url=e.url, enabled=e.is_enabled)
-                 for e in identity.endpoints(region_id=params["region_name"])]
+    services, endpoints = _catalog(identity, params["region_name"])
     return dict(names, users=users, assigned=assigned, services=services, endpoints=endpoints)
 
 
@@ -376,21 +386,14 @@ def read(identity, want):
     """What Keystone holds, as the plain dicts plan() takes, and the ids the actions need."""
     domain, project, role = scope(identity, want)
     where = "domain %s" % want["domain"]
-    user = pick("user", want["user"],
-                [dict(id=u.id, name=u.name, enabled=u.is_enabled)
-                 for u in identity.users(domain_id=domain.id, name=want["user"])],
-                where, "user")
+    user = pick("user", want["user"], _users(identity, domain.id, name=want["user"]), where, "user")
     assigned = False
     if user is not None:
         assigned = any(True for _ in identity.role_assignments(user_id=user["id"], scope_project_id=project["id"],
                                                                role_id=role["id"]))
     have = dict(user=user, role_assigned=assigned, services=[], endpoints=[])
     if want["services"]:
-        have["services"] = [dict(id=s.id, name=s.name, type=s.type, description=s.description, enabled=s.is_enabled)
-                            for s in identity.services()]
-        have["endpoints"] = [dict(id=e.id, service_id=e.service_id, interface=e.interface, region_id=e.region_id,
-                                  url=e.url, enabled=e.is_enabled)
-                             for e in identity.endpoints(region_id=want["region"])]
+        have["services"], have["endpoints"] = _catalog(identity, want["region"])
     return have, dict(domain_id=domain.id, project_id=project["id"], role_id=role["id"])
 
 

@@ -308,9 +308,8 @@ def have_from_snapshot(want, snapshot):
     project], services, endpoints (of the region)}. Raises RegistrationError as pick() does."""
     if not isinstance(snapshot, dict):
         return None
-    for key, want_key in (("domain", "domain"), ("project", "project"), ("role", "role"), ("region", "region")):
-        if snapshot.get(key) != want[want_key]:
-            return None
+    if any(snapshot.get(key) != want[key] for key in ("domain", "project", "role", "region")):
+        return None
     user = pick("user", want["user"], snapshot.get("users") or [], "domain %s" % want["domain"], "user")
     return dict(user=user,
                 role_assigned=user is not None and user["id"] in (snapshot.get("assigned") or []),
