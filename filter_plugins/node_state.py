@@ -12,6 +12,13 @@ from that read. When the read is missing (``None``: a play without the prechecks
 a molecule scenario) every package and unit counts as left to do, so the module calls run
 as they would without the read. A unit or package the read does not know is left to do
 (for ``units_to_stop``, a unit the read does not know is not installed, and is left alone).
+
+``db_sync_markers`` turns the read's last section (``package<TAB>installed version<TAB>
+marker``, one line per marker file of roles/openstack_common/tasks/db_sync.yml) into
+``{package: {"installed": ..., "ran": ...}}``; ``db_sync_due(sync, markers, changed)`` is
+false only when that read proves the migrations of ``sync`` ran for the installed version
+(and stamp) and no package changed on the node since the read: then db_sync.yml, which
+reads the same again on the node, would do nothing.
 """
 
 
@@ -90,6 +97,28 @@ def units_to_stop(units, states):
                                                    and state.get("file") != "enabled"))
 
 
+def db_sync_markers(lines):
+    """``{package: {"installed": version, "ran": marker}}`` from the read's tab-separated lines."""
+    markers = {}
+    for line in lines or []:
+        fields = line.split("\t")
+        if len(fields) == 3 and fields[0]:
+            markers[fields[0]] = {"installed": fields[1].strip(), "ran": fields[2].strip()}
+    return markers
+
+
+def db_sync_due(sync, markers, packages_changed=False):
+    """True unless the read proves the migrations of ``sync`` ({package, stamp}) are done."""
+    if markers is None or packages_changed or not isinstance(sync, dict):
+        return True
+    marker = markers.get(sync.get("package"))
+    if not marker or not marker["installed"]:
+        return True
+    stamp = sync.get("stamp") or ""
+    want = marker["installed"] + ((" " + stamp) if stamp else "")
+    return want != marker["ran"]
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -99,4 +128,6 @@ class FilterModule:
             "units_to_start": units_to_start,
             "units_to_mask": units_to_mask,
             "units_to_stop": units_to_stop,
+            "db_sync_markers": db_sync_markers,
+            "db_sync_due": db_sync_due,
         }

@@ -1,4 +1,5 @@
-from node_state import live_sections, packages_missing, unit_states, units_to_mask, units_to_start, units_to_stop
+from node_state import (db_sync_due, db_sync_markers, live_sections, packages_missing, unit_states, units_to_mask,
+                        units_to_start, units_to_stop)
 
 # Lines as `systemctl list-units --all --no-legend --plain` and `list-unit-files` print them.
 UNITS = [
@@ -78,3 +79,41 @@ def test_units_to_stop_are_the_installed_units_running_or_enabled():
 def test_units_to_stop_without_a_read_are_all_of_them():
     assert units_to_stop(["a", "b"], None) == ["a", "b"]
     assert units_to_stop([], STOP_STATES) == []
+
+
+# The read's last section: package, installed version, what db_sync.yml's marker says.
+MARKERS = db_sync_markers([
+    "glance-common\t2:25.0.0-4\t2:25.0.0-4",
+    "nova-common\t2:26.1.0-2\t2:26.0.0-1",
+    "gnocchi-common\t4.4.2-1\t4.4.2-1 ceph",
+    "heat-common\t\t1:19.0.0-2",
+    "a line that is not three fields",
+])
+
+
+def test_markers_are_read_per_package():
+    assert MARKERS == {
+        "glance-common": {"installed": "2:25.0.0-4", "ran": "2:25.0.0-4"},
+        "nova-common": {"installed": "2:26.1.0-2", "ran": "2:26.0.0-1"},
+        "gnocchi-common": {"installed": "4.4.2-1", "ran": "4.4.2-1 ceph"},
+        "heat-common": {"installed": "", "ran": "1:19.0.0-2"},
+    }
+
+
+def test_migrations_are_done_only_when_the_marker_names_the_installed_version_and_stamp():
+    assert not db_sync_due({"package": "glance-common"}, MARKERS)
+    assert not db_sync_due({"package": "gnocchi-common", "stamp": "ceph"}, MARKERS)
+    # An upgrade since the migrations ran; a changed stamp (Gnocchi's storage driver).
+    assert db_sync_due({"package": "nova-common"}, MARKERS)
+    assert db_sync_due({"package": "gnocchi-common", "stamp": "file"}, MARKERS)
+    assert db_sync_due({"package": "gnocchi-common"}, MARKERS)
+
+
+def test_migrations_are_due_whenever_the_read_cannot_prove_them_done():
+    # No marker (first deploy), the package not installed as the run began, no read at all
+    # (a play without the prechecks), packages changed on the node since the read.
+    assert db_sync_due({"package": "trove-common"}, MARKERS)
+    assert db_sync_due({"package": "heat-common"}, MARKERS)
+    assert db_sync_due({"package": "glance-common"}, None)
+    assert db_sync_due({"package": "glance-common"}, MARKERS, packages_changed=True)
+    assert db_sync_due({"package": "glance-common"}, db_sync_markers([]))
