@@ -107,6 +107,13 @@ def db_sync_markers(lines):
     return markers
 
 
+def db_sync_marker(version, stamp=None):
+    """What the migrations' marker holds once they ran for ``version``: the version, and the
+    stamp after a space when there is one (roles/openstack_common/tasks/db_sync.yml writes it)."""
+    version = (version or "").strip()
+    return version + ((" " + stamp) if stamp else "")
+
+
 def db_sync_due(sync, markers, packages_changed=False):
     """True unless the read proves the migrations of ``sync`` ({package, stamp}) are done."""
     if markers is None or packages_changed or not isinstance(sync, dict):
@@ -114,9 +121,7 @@ def db_sync_due(sync, markers, packages_changed=False):
     marker = markers.get(sync.get("package"))
     if not marker or not marker["installed"]:
         return True
-    stamp = sync.get("stamp") or ""
-    want = marker["installed"] + ((" " + stamp) if stamp else "")
-    return want != marker["ran"]
+    return db_sync_marker(marker["installed"], sync.get("stamp")) != marker["ran"]
 
 
 class FilterModule:
@@ -129,5 +134,6 @@ class FilterModule:
             "units_to_mask": units_to_mask,
             "units_to_stop": units_to_stop,
             "db_sync_markers": db_sync_markers,
+            "db_sync_marker": db_sync_marker,
             "db_sync_due": db_sync_due,
         }

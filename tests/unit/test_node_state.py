@@ -1,5 +1,5 @@
-from node_state import (db_sync_due, db_sync_markers, live_sections, packages_missing, unit_states, units_to_mask,
-                        units_to_start, units_to_stop)
+from node_state import (db_sync_due, db_sync_marker, db_sync_markers, live_sections, packages_missing, unit_states,
+                        units_to_mask, units_to_start, units_to_stop)
 
 # Lines as `systemctl list-units --all --no-legend --plain` and `list-unit-files` print them.
 UNITS = [
@@ -117,3 +117,12 @@ def test_migrations_are_due_whenever_the_read_cannot_prove_them_done():
     assert db_sync_due({"package": "glance-common"}, None)
     assert db_sync_due({"package": "glance-common"}, MARKERS, packages_changed=True)
     assert db_sync_due({"package": "glance-common"}, db_sync_markers([]))
+
+
+def test_the_marker_db_sync_writes_is_the_one_the_read_compares():
+    # db_sync.yml writes db_sync_marker(version, stamp); db_sync_due compares the same.
+    assert db_sync_marker("4.4.2-1\n", "ceph") == "4.4.2-1 ceph"
+    assert db_sync_marker("2:25.0.0-4", "") == db_sync_marker("2:25.0.0-4") == "2:25.0.0-4"
+    assert db_sync_marker("", None) == ""
+    read = db_sync_markers(["gnocchi-common\t4.4.2-1\t" + db_sync_marker("4.4.2-1", "ceph")])
+    assert not db_sync_due({"package": "gnocchi-common", "stamp": "ceph"}, read)
