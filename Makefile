@@ -43,10 +43,12 @@ lab-destroy: bootstrap
 	$(PLAYBOOK) playbooks/lab-destroy.yml $(ARGS)
 
 # The test command of the README and of .ci/run: lint, unit tests, syntax checks,
-# the modules' integration tests, the molecule scenarios and the lab integration
-# test, in that order, in one pytest run (tests/test_order.txt lists the order).
+# the modules' integration tests, the molecule scenarios, the lab integration test and
+# the e2e test, in one pytest run (tests/test_order.txt lists the order). Two workers
+# (pytest-xdist), one per lane of tests/budget.yml: lane b (modules, test image) runs
+# beside lane a's unit, lint and molecule layers; the lab and e2e layers run alone.
 test: bootstrap
-	$(PYTEST) -v -p no:cacheprovider $$(grep -vE '^\s*(#|$$)' tests/test_order.txt)
+	$(PYTEST) -v -p no:cacheprovider -n 2 $$(grep -vE '^\s*(#|$$)' tests/test_order.txt)
 
 lint: bootstrap
 	$(PYTEST) -v -p no:cacheprovider tests/lint
