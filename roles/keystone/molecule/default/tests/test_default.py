@@ -28,6 +28,25 @@ def test_keystone_runs_under_debian_uwsgi_on_the_mgmt_address_only(host):
     assert host.process.filter(comm="uwsgi_python311")
 
 
+def test_keystone_stops_on_sigint_without_systemd_killing_it(host):
+    # The service contract's drop-in (openstack_common config.yml): with Debian's SIGTERM every
+    # stop waited out TimeoutStopSec and ended "Failed with result 'timeout'" after a SIGKILL.
+    assert host.run("systemctl show -p KillSignal --value keystone").stdout.strip() == "2"
+    since = host.run("date '+%Y-%m-%d %H:%M:%S'").stdout.strip()
+    host.run("sleep 5")                 # not while the app still imports (a stop then still hangs)
+    assert host.run("systemctl stop keystone").rc == 0
+    log = host.run(f"journalctl -u keystone --since '{since}' --no-pager").stdout
+    assert "stop-sigterm" not in log and "Failed with result" not in log, log
+    assert host.run("systemctl start keystone").rc == 0
+    answer = host.run("python3 -c 'import time, urllib.request\n"
+                      "for _ in range(60):\n"
+                      "    try:\n"
+                      f"        urllib.request.urlopen(\"http://{ADDR}:5000/v3\", timeout=5); break\n"
+                      "    except OSError: time.sleep(1)\n"
+                      "else: raise SystemExit(1)'")
+    assert answer.rc == 0, answer.stderr
+
+
 def test_config_uses_fernet_mysql_and_memcached(host):
     conf = host.file("/etc/keystone/keystone.conf")
     assert conf.mode == 0o640 and conf.group == "keystone"
