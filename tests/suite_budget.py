@@ -36,7 +36,7 @@ class Budget:
             if not layer.get("paths") or not isinstance(layer.get("budget"), (int, float)):
                 raise ValueError("%s: layer %r needs `paths` (a list) and `budget` (seconds)"
                                  % (path, layer.get("name")))
-            if not isinstance(layer.get("lane", "a"), str) or not isinstance(layer.get("alone", False), bool):
+            if not isinstance(cls._lane(layer), str) or not isinstance(layer.get("alone", False), bool):
                 raise ValueError("%s: layer %r: `lane` is a name (a string) and `alone` true or false"
                                  % (path, layer.get("name")))
         return cls(data["total"], data["layers"], repo)
@@ -44,9 +44,14 @@ class Budget:
     def _layer(self, name):
         return next((layer for layer in self.layers if layer["name"] == name), {})
 
+    @staticmethod
+    def _lane(layer):
+        """A layer's `lane`; "a" when it names none (and for tests outside every layer)."""
+        return layer.get("lane", "a")
+
     def lane_of(self, nodeid):
         """The lane a test runs in: its layer's `lane` (default "a")."""
-        return self._layer(self.layer_of(nodeid)).get("lane", "a")
+        return self._lane(self._layer(self.layer_of(nodeid)))
 
     def alone(self, nodeid):
         """Whether a test's layer runs only while no layer of another lane runs."""
@@ -56,7 +61,7 @@ class Budget:
         """{lane: the sum of its layers' budgets}."""
         sums = {}
         for layer in self.layers:
-            lane = layer.get("lane", "a")
+            lane = self._lane(layer)
             sums[lane] = sums.get(lane, 0) + layer["budget"]
         return sums
 
@@ -111,7 +116,7 @@ class Budget:
                 flag += "  (%d failed)" % self.failed[name]
             lines.append(("%-12s %6d %9.0f %9s  %-4s%s" % (
                 name, self.count.get(name, 0), seconds,
-                "-" if budget is None else "%d" % budget, self._layer(name).get("lane", "a"), flag)).rstrip())
+                "-" if budget is None else "%d" % budget, self._lane(self._layer(name)), flag)).rstrip())
         wall = max(span[1] for span in self.span.values()) - min(span[0] for span in self.span.values())
         flag = "  OVER by %.0f s" % (wall - self.total) if wall > self.total else ""
         if spent - wall >= 1:
