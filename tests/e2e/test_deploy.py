@@ -116,6 +116,29 @@ def test_the_interrupted_deploy_left_nothing_undone(cloud):
         assert audit.rc == 0 and not audit.stdout.strip(), (name, audit.stdout)
 
 
+# What systemd logs when a unit runs on its packaged configuration as the package installs it: nova-compute's
+# first start waited out the 90 s start timeout inside apt, the uwsgi APIs hung 15 s on their first stop, and the
+# schedulers and conductors crash-looped until their role configured them.
+PACKAGED_START_SIGNS = ("start operation timed out", "State 'stop-sigterm' timed out", "Failed with result")
+
+
+def test_no_package_started_a_unit_its_role_starts(cloud):
+    """The policy-rc.d of roles/openstack_common (templates/policy-rc.d.j2) kept every package from starting, as it
+    installed, a unit that its role configures and starts: through the interrupted deploy, none of those units timed
+    out starting or stopping, or failed, and none was restarted by systemd (NRestarts 0)."""
+    for name in ("controller", "compute1"):
+        host = node(name)
+        assert "ostack-policy-rc.d" in host.check_output("cat /usr/sbin/policy-rc.d"), name
+        units = sorted(set(host.check_output("cat /var/lib/ostack/no-start/*").split()))
+        assert ("nova-compute" if name == "compute1" else "keystone") in units, (name, units)
+        journal = host.check_output("journalctl -b --no-pager -o cat " + " ".join("-u " + u for u in units))
+        signs = [line for line in journal.splitlines() if any(sign in line for sign in PACKAGED_START_SIGNS)]
+        assert not signs, (name, signs)
+        loaded = [u for u in units if host.run(f"systemctl show -p LoadState --value {u}").stdout.strip() == "loaded"]
+        restarts = {u: host.check_output(f"systemctl show -p NRestarts --value {u}") for u in loaded}
+        assert set(restarts.values()) <= {"0", ""}, (name, restarts)
+
+
 def test_verify_boots_and_reaches_an_instance(cloud):
     verify = run_playbook("playbooks/verify.yml", timeout=1800)
     assert verify.rc == 0 and verify.failed_total() == 0, verify
