@@ -66,10 +66,16 @@ class Budget:
         return sums
 
     def layer_of(self, nodeid):
+        """The first layer with a `paths` entry that holds the test: a directory or a file that
+        holds its file, or, for an entry with "::", the start of its node id (one test, or the
+        cases of a parametrized test whose ids begin so)."""
         path = nodeid.split("::", 1)[0]
         for layer in self.layers:
             for prefix in layer["paths"]:
-                if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                if "::" in prefix:
+                    if nodeid.startswith(prefix):
+                        return layer["name"]
+                elif path == prefix or path.startswith(prefix.rstrip("/") + "/"):
                     return layer["name"]
         return "other"
 

@@ -22,6 +22,18 @@ def test_a_test_belongs_to_the_first_layer_whose_path_prefixes_its_file():
     assert b.layer_of("tests/unitx/test_x.py::t") == "other"     # a prefix is a directory
 
 
+def test_a_layer_may_take_some_cases_of_a_parametrized_test_by_their_node_id():
+    b = suite_budget.Budget(200, [
+        {"name": "molecule b", "paths": ["tests/m.py::test_s[rabbitmq:", "tests/m.py::test_s[chrony:default]"],
+         "budget": 10, "lane": "b"},
+        {"name": "molecule", "paths": ["tests/m.py"], "budget": 10}])
+    assert b.layer_of("tests/m.py::test_s[rabbitmq:default]") == "molecule b"
+    assert b.layer_of("tests/m.py::test_s[chrony:default]") == "molecule b"
+    assert b.layer_of("tests/m.py::test_s[keystone:default]") == "molecule"
+    assert b.lane_of("tests/m.py::test_s[rabbitmq:default]") == "b"
+    assert b.lane_of("tests/m.py::test_s[mariadb:default]") == "a"
+
+
 def test_layer_time_is_first_start_to_last_finish_and_over_budget_is_flagged():
     b = suite_budget.Budget(100, LAYERS)
     b.start("tests/unit/a.py::t1", 0.0)
