@@ -13,9 +13,23 @@ by lab.yml, and everything that node runs) on CPU 1. On the 2-core lab host that
 whole lab cloud on one CPU (bench/results/deploy.txt, section J). This plugin swaps in
 Mitogen's no-op policy, so the kernel's scheduler places every process;
 OSTACK_MITOGEN_AFFINITY=1 keeps Mitogen's pinning.
+
+Frozen heap: Ansible forks a worker per task and host from its main process, whose heap
+holds the inventory, the facts and every result kept so far. When Python's cyclic garbage
+collector runs in such a worker, it walks every object the worker inherited, and each page
+it touches is copied from the parent. Each worker first moves what it inherited out of the
+collector's reach (gc.freeze(); what the worker creates is collected as usual, and the
+worker exits when its task is done). On an idle site.yml run in the lab this took about
+4-7 s of about 78 s of CPU and of wall off (bench/results/deploy.txt, section L).
+OSTACK_GC_FREEZE=0 turns it off. (A collect and freeze in the main process at each play's
+start took 4-6 s more in two pairs of runs; the first run with it beside a lint run found
+the controller unreachable (Mitogen's 30 s connection timeout). Cause not proven; with the
+weaker evidence, not kept.)
 """
+import gc
 import os
 
+import ansible.executor.process.worker
 from ansible.errors import AnsibleError
 
 try:
@@ -29,6 +43,21 @@ except ImportError as err:  # pragma: no cover - depends on the venv
 if os.environ.get("OSTACK_MITOGEN_AFFINITY", "0") != "1":
     # Read at call time by ansible_mitogen.process and .strategy, after this import.
     ansible_mitogen.affinity.policy = ansible_mitogen.affinity.Policy()
+
+
+def _frozen_heap(run):
+    """WorkerProcess.run, after gc.freeze() (in the worker: run is the forked process's body)."""
+    def run_on_a_frozen_heap(self):
+        gc.freeze()
+        return run(self)
+    run_on_a_frozen_heap.ostack_frozen_heap = True
+    return run_on_a_frozen_heap
+
+
+_FREEZE = os.environ.get("OSTACK_GC_FREEZE", "1") == "1"
+_Worker = ansible.executor.process.worker.WorkerProcess
+if _FREEZE and not getattr(_Worker.run, "ostack_frozen_heap", False):
+    _Worker.run = _frozen_heap(_Worker.run)
 
 _Linear = ansible_mitogen.loaders.strategy_loader.get("linear", class_only=True)
 
