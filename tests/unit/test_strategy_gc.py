@@ -1,5 +1,5 @@
-"""strategy_plugins/mitogen_linear.py: Ansible's workers and main process collect garbage on a
-frozen heap (gc.freeze), so a worker's collections do not walk, and copy, what it inherited."""
+"""strategy_plugins/mitogen_linear.py: each of Ansible's workers freezes the heap it inherited
+(gc.freeze) before its task, so its collections do not walk, and copy, the main process's heap."""
 import gc
 import importlib.util
 import os
