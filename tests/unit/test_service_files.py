@@ -60,6 +60,9 @@ def test_the_writes_come_in_order_ini_templates_lines_bindings_then_stop_drop_in
     assert binding["vars"]["item"]["port"] == 8774
     # The drop-in is what ini_file wrote before, byte for byte, so deployed nodes stay unchanged.
     assert writes[5]["args"]["content"] == "\n[Service]\nKillSignal=SIGINT\n"
+    # Its directory is made first: a fresh node has no drop-in directory for the unit.
+    assert writes[5]["directory"] == {"path": "/etc/systemd/system/nova-api.service.d", "state": "directory",
+                                      "owner": "root", "group": "root", "mode": "0755"}
 
 
 def test_ini_files_and_secret_templates_are_secret_the_rest_not():

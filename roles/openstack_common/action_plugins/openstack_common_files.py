@@ -78,8 +78,11 @@ def plan(node, template_dir, common_templates=_COMMON_TEMPLATES):
                 units.append(unit)
     for unit in units:
         # A drop-in takes effect with systemd's next reload: no unit restarts for it.
+        # Its directory too: a unit's drop-in directory does not exist on a fresh node.
         writes.append(dict(kind="content", secret=False,
                            item={"path": UWSGI_STOP_PATH % unit, "restarts": [], "kind": "dropin"},
+                           directory=dict(path=os.path.dirname(UWSGI_STOP_PATH % unit), state="directory",
+                                          owner="root", group="root", mode="0755"),
                            args=dict(content=UWSGI_STOP_DROPIN, dest=UWSGI_STOP_PATH % unit,
                                      owner="root", group="root", mode="0644")))
     return writes
@@ -122,6 +125,19 @@ class ActionModule(ActionBase):
             variables["ansible_search_path"] = list(variables["ansible_search_path"])
         return action.run(task_vars=variables)
 
+    def _content(self, write, task_vars):
+        """A file given by its content, in a directory made first if missing. In check mode a
+        missing directory means a missing file: changed, and nothing to compare."""
+        made = self._execute_module(module_name="ansible.legacy.file", module_args=dict(write["directory"]),
+                                    task_vars=task_vars)
+        if made.get("failed"):
+            return made
+        if made.get("changed") and self._task.check_mode:
+            return {"changed": True}
+        answer = self._action("ansible.legacy.copy", write, task_vars)
+        answer["changed"] = bool(answer.get("changed") or made.get("changed"))
+        return answer
+
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
@@ -133,7 +149,7 @@ class ActionModule(ActionBase):
                 if write["kind"] == "template":
                     answer = self._action("ansible.legacy.template", write, task_vars)
                 elif write["kind"] == "content":
-                    answer = self._action("ansible.legacy.copy", write, task_vars)
+                    answer = self._content(write, task_vars)
                 else:
                     answer = self._execute_module(module_name="ansible.legacy.lineinfile",
                                                   module_args=dict(write["args"]), task_vars=task_vars)
