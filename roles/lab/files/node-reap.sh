@@ -23,7 +23,7 @@ done
 for pid in "${pids[@]}"; do
     for _ in $(seq 100); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
 done
-for link in "vb-$name" "vp-$name"; do
+for link in "vb-$name" "vp-$name" "vq-$name"; do
     if ip link show dev "$link" >/dev/null 2>&1; then
         ip link del "$link" && reaped=$((reaped + 1))
     fi
