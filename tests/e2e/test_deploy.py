@@ -27,6 +27,8 @@ import bench_api_load  # noqa: E402  (bench/bench_api_load.py)
 INVENTORY = os.path.join(REPO, "inventory", "lab", "hosts.yml")
 SECRETS = os.path.expanduser("~/.config/ostack/secrets.yml")
 CTL, CMP = "10.0.0.11", "10.0.0.31"
+# The lab's provider nodes' own addresses on the provider network (eth2; roles/lab).
+PROVIDER = {"controller": "172.24.4.11"}
 
 
 # Deploy figures of this run (cold and warm time, time per role, peak memory per node),
@@ -141,12 +143,23 @@ def test_no_package_started_a_unit_its_role_starts(cloud):
 
 
 def test_verify_boots_and_reaches_an_instance(cloud):
-    verify = run_playbook("playbooks/verify.yml", timeout=1800)
+    start = time.monotonic()
+    verify = run_playbook("playbooks/verify.yml", timeout=3600)
+    record(verify_seconds=round(time.monotonic() - start))
     assert verify.rc == 0 and verify.failed_total() == 0, verify
     ssh = verify.result("cloud_verify : Log in over SSH with the demo keypair")
     assert ssh and ssh.get("rc") == 0 and "192.168.100." in ssh.get("stdout", ""), ssh
     ping = verify.result("cloud_verify : Ping the floating IP from this machine")
     assert ping and ping.get("rc") == 0, ping
+    # Trove: a row written from this machine to the instance's MySQL port, read back before and after a restart
+    # through Trove, and the instance's server and volume gone after its delete.
+    rows = [r for _, n, r in verify.tasks() if n.startswith("cloud_verify : Read the row - ")]
+    assert len(rows) == 2 and all(r.get("query_result", [[]])[0] for r in rows), rows
+    assert rows[0]["query_result"] == rows[1]["query_result"], rows
+    waits = [r.get("msg", "") for _, n, r in verify.tasks() if n == "cloud_verify : Say how long the instance took to be ACTIVE and HEALTHY"]
+    record(trove_active_healthy=waits)
+    gone = [r for _, n, r in verify.tasks() if n == "cloud_verify : The instance's server and volume are gone"]
+    assert gone and not gone[-1].get("failed") and not gone[-1].get("skipped"), gone
 
 
 def test_apis_take_concurrent_clients(cloud):
@@ -356,11 +369,12 @@ CONTROLLER_SERVICES = ("mariadb", "rabbitmq-server", "memcached", "keystone", "g
                        "neutron-dhcp-agent", "neutron-metadata-agent", "swift-proxy", "heat-api", "heat-api-cfn",
                        "heat-engine", "ceph-mon@controller", "ceph-mgr@controller", "cinder-api", "cinder-scheduler",
                        "gnocchi-api", "gnocchi-metricd", "ceilometer-agent-notification", "ceilometer-agent-central",
-                       "aodh-api", "aodh-evaluator", "aodh-notifier", "aodh-listener")
+                       "aodh-api", "aodh-evaluator", "aodh-notifier", "aodh-listener", "trove-api", "trove-conductor",
+                       "trove-taskmanager")
 # MariaDB, RabbitMQ, Memcached, Keystone, Glance, Placement, Nova API, metadata, noVNC, Neutron, Swift, Heat,
-# Cinder, Ceph's monitor (msgr2 and legacy), Gnocchi, Aodh.
+# Cinder, Ceph's monitor (msgr2 and legacy), Gnocchi, Aodh, Trove.
 CONTROLLER_PORTS = (3306, 5672, 11211, 5000, 9292, 8778, 8774, 8775, 6080, 9696, 8080, 8004, 8000, 8776, 3300, 6789,
-                    8041, 8042)
+                    8041, 8042, 8779)
 STORAGE_SERVICES = ("rsync", "swift-account", "swift-account-auditor", "swift-account-reaper",
                     "swift-account-replicator", "swift-container", "swift-container-auditor",
                     "swift-container-replicator", "swift-container-updater", "swift-object", "swift-object-auditor",
@@ -595,7 +609,8 @@ def test_every_listening_socket_is_on_the_allowlist(cloud):
         entries = []
         for e in [e for group in groups for e in allow[group]]:
             low, _, high = str(e["port"]).partition("-")
-            entries.append((e["proto"], e["address"].replace("{mgmt}", mgmt), int(low), int(high or low),
+            address = e["address"].replace("{mgmt}", mgmt).replace("{provider}", PROVIDER.get(name, "-"))
+            entries.append((e["proto"], address, int(low), int(high or low),
                             e.get("required", False)))
         sockets = listening_sockets(node(name))
         unexpected[name] = sorted(s for s in sockets
